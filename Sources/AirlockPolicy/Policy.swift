@@ -1,0 +1,163 @@
+/// A loaded, validated policy: the tools, the security contexts with their rules, and the tenants.
+public struct Policy: Sendable {
+    /// The file it was loaded from.
+    public var file: String
+    /// `sha256:<hex>` of the canonical content of the policy and its grammars.
+    public var digest: String
+    public var argumentLimits: ArgumentLimits
+    public var tools: [String: ToolPolicy]
+    public var contexts: [String: SecurityContext]
+    public var tenants: [String: Tenant]
+
+    public init(
+        file: String, digest: String, argumentLimits: ArgumentLimits, tools: [String: ToolPolicy],
+        contexts: [String: SecurityContext], tenants: [String: Tenant]
+    ) {
+        self.file = file
+        self.digest = digest
+        self.argumentLimits = argumentLimits
+        self.tools = tools
+        self.contexts = contexts
+        self.tenants = tenants
+    }
+}
+
+/// Bounds on the argv a caller may send; past them the judge denies before parsing.
+public struct ArgumentLimits: Sendable, Hashable, Codable {
+    /// Most arguments in argv (subcommand included).
+    public var maxCount: Int
+    /// Most bytes in one argument.
+    public var maxBytes: Int
+
+    public init(maxCount: Int, maxBytes: Int) {
+        self.maxCount = maxCount
+        self.maxBytes = maxBytes
+    }
+
+    public static let `default` = ArgumentLimits(maxCount: 256, maxBytes: 8192)
+}
+
+/// A tool the policy allows to be run: its grammar and the container it runs in.
+public struct ToolPolicy: Sendable {
+    public var name: String
+    /// The grammar file, as written in the policy.
+    public var grammarFile: String
+    public var grammar: ToolGrammar
+    public var parser: ArgvParser
+    public var container: ContainerSpec
+    public var argumentLimits: ArgumentLimits
+
+    public init(name: String, grammarFile: String, grammar: ToolGrammar, container: ContainerSpec, argumentLimits: ArgumentLimits) {
+        self.name = name
+        self.grammarFile = grammarFile
+        self.grammar = grammar
+        self.parser = ArgvParser(tool: name, grammar: grammar)
+        self.container = container
+        self.argumentLimits = argumentLimits
+    }
+}
+
+/// What the container of a tool is made of. It comes from the policy, never from the caller.
+public struct ContainerSpec: Sendable, Hashable, Codable {
+    /// A pinned image reference: a tag other than `latest`, or a digest.
+    public var image: String
+    public var entrypoint: [String]
+    public var timeoutSeconds: Double
+    /// `none` unless the policy explicitly names another network.
+    public var network: String
+    /// Seccomp profile path, resolved against the policy file's directory.
+    public var seccompProfile: String
+    /// OCI runtime (`runc`, `crun`, `runsc`), or nil for the engine's default.
+    public var runtime: String?
+    /// The only environment the tool sees.
+    public var environment: [String: String]
+    public var resources: ResourceLimits
+    public var mountRoots: [MountRoot]
+
+    public init(
+        image: String, entrypoint: [String], timeoutSeconds: Double, network: String, seccompProfile: String,
+        runtime: String?, environment: [String: String], resources: ResourceLimits, mountRoots: [MountRoot]
+    ) {
+        self.image = image
+        self.entrypoint = entrypoint
+        self.timeoutSeconds = timeoutSeconds
+        self.network = network
+        self.seccompProfile = seccompProfile
+        self.runtime = runtime
+        self.environment = environment
+        self.resources = resources
+        self.mountRoots = mountRoots
+    }
+}
+
+/// Resource limits of a tool's container. The defaults are the hardened ones of DESIGN.md.
+public struct ResourceLimits: Sendable, Hashable, Codable {
+    public var memoryBytes: Int64 = 512 << 20
+    public var pids: Int = 128
+    public var cpus: Double = 1
+    public var openFiles: Int = 1024
+    public var processes: Int = 128
+    public var tmpfsBytes: Int64 = 64 << 20
+
+    public init() {}
+}
+
+/// A host directory under which callers may mount paths into the tool's container.
+public struct MountRoot: Sendable, Hashable, Codable {
+    public var path: String
+    /// Whether mounts under it may be writable; read-only otherwise.
+    public var writable: Bool
+
+    public init(path: String, writable: Bool) {
+        self.path = path
+        self.writable = writable
+    }
+}
+
+/// A named set of allow and deny rules, with those of the contexts it extends.
+public struct SecurityContext: Sendable {
+    public var name: String
+    public var description: String
+    /// Direct parents, as written.
+    public var extends: [String]
+    /// Own and inherited rules, parents' first, each with the context that defined it.
+    public var allowRules: [Rule]
+    public var denyRules: [Rule]
+    private var allowByTool: [String: [Rule]]
+    private var denyByTool: [String: [Rule]]
+
+    public init(name: String, description: String, extends: [String], allowRules: [Rule], denyRules: [Rule]) {
+        self.name = name
+        self.description = description
+        self.extends = extends
+        self.allowRules = allowRules
+        self.denyRules = denyRules
+        self.allowByTool = Self.index(allowRules)
+        self.denyByTool = Self.index(denyRules)
+    }
+
+    private static func index(_ rules: [Rule]) -> [String: [Rule]] {
+        var byTool: [String: [Rule]] = [:]
+        for rule in rules {
+            for tool in rule.tools { byTool[tool, default: []].append(rule) }
+        }
+        return byTool
+    }
+
+    public func allowRules(for tool: String) -> [Rule] { allowByTool[tool] ?? [] }
+    public func denyRules(for tool: String) -> [Rule] { denyByTool[tool] ?? [] }
+}
+
+/// Who may use which contexts and tools.
+public struct Tenant: Sendable, Hashable {
+    public var name: String
+    public var contexts: Set<String>
+    /// nil: every tool of the policy.
+    public var tools: Set<String>?
+
+    public init(name: String, contexts: Set<String>, tools: Set<String>?) {
+        self.name = name
+        self.contexts = contexts
+        self.tools = tools
+    }
+}

@@ -1,0 +1,73 @@
+import AirlockPolicy
+import ArgumentParser
+import Foundation
+
+/// `airlock judge`: the operators' dry run of the judge. Nothing is launched or recorded.
+struct JudgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "judge",
+        abstract: "Decide whether a command would be allowed, without running it.",
+        discussion: """
+            Exit status: 0 allowed, 3 denied, 2 when the policy cannot be loaded, 64 on bad usage.
+            Example: airlock judge --policy policies/default.yaml --context readonly -- git log --oneline
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Option(help: "The policy file.")
+    var policy: String = "policies/default.yaml"
+
+    @Option(help: "The security context to judge in.")
+    var context: String
+
+    @Option(help: "The tenant asking; omitted, tenant restrictions are not applied.")
+    var tenant: String?
+
+    @Option(help: "Output format: text or json.")
+    var format: Format = .text
+
+    @Flag(help: "Show the parse and every rule's outcome.")
+    var explain = false
+
+    @Argument(parsing: .postTerminator, help: "After --: the tool and its arguments.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else {
+            throw ValidationError("Name the command after '--', e.g. airlock judge --context readonly -- git log")
+        }
+    }
+
+    func run() throws {
+        let loaded: Policy
+        do {
+            loaded = try PolicyFiles.loader.load(path: policy)
+        } catch {
+            PolicyFiles.report(error)
+            throw ExitStatus.error
+        }
+        let request = JudgeRequest(
+            tool: command[0], rawArgv: Self.rawArguments(expected: command), tenant: tenant, securityContext: context)
+        let judge = Judge(policy: loaded)
+        let (decision, evaluations) = explain ? judge.explain(request) : (judge.decide(request), [])
+        switch format {
+        case .json: print(try DecisionReport(decision, evaluations: explain ? evaluations : nil).json())
+        case .text: print(DecisionReport(decision, evaluations: explain ? evaluations : nil).text())
+        }
+        if !decision.allowed { throw ExitStatus.denied }
+    }
+
+    /// The tool's arguments as the bytes the process received, so that invalid UTF-8 is seen
+    /// (Swift's `CommandLine.arguments` repairs it silently). The tool name itself is dropped.
+    static func rawArguments(expected: [String]) -> [[UInt8]] {
+        let raw = (1..<Int(CommandLine.argc)).map { index -> [UInt8] in
+            guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer)))
+        }
+        if let terminator = raw.firstIndex(of: Array("--".utf8)), raw.count - terminator - 1 == expected.count {
+            return Array(raw[(terminator + 2)...])
+        }
+        return expected.dropFirst().map { Array($0.utf8) }
+    }
+}

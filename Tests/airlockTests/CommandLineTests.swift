@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// Runs the built `airlock` binary as an operator would.
+@Suite("The airlock command line")
+struct CommandLineTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static let repositoryRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The binary sits beside the test bundle in the build directory.
+    static let binary: URL = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.lastPathComponent == "MacOS" || directory.pathExtension == "xctest" {
+            directory = directory.deletingLastPathComponent()
+        }
+        let candidate = directory.appendingPathComponent("airlock")
+        if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+        return URL(fileURLWithPath: repositoryRoot + "/.build/debug/airlock")
+    }()
+
+    static func airlock(_ arguments: [String]) throws -> Run {
+        try airlock(raw: arguments.map { Array($0.utf8) })
+    }
+
+    /// Arguments as raw bytes, so that a test can pass what is not valid UTF-8.
+    static func airlock(raw arguments: [[UInt8]]) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        // Foundation's Process takes Strings; invalid UTF-8 is passed through a shell-free helper:
+        // /usr/bin/env with the bytes written by printf would need a shell, so use `xargs -0`.
+        if arguments.allSatisfy({ String(validating: $0, as: UTF8.self) != nil }) {
+            process.arguments = arguments.map { String(decoding: $0, as: UTF8.self) }
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/xargs")
+            process.arguments = ["-0", "-a", try writeNulSeparated(arguments), binary.path]
+        }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func writeNulSeparated(_ arguments: [[UInt8]]) throws -> String {
+        let path = NSTemporaryDirectory() + "airlock-args-\(UUID().uuidString)"
+        var bytes: [UInt8] = []
+        for argument in arguments { bytes += argument + [0] }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test("judge: allowed exits 0 and prints the rule")
+    func allowed() throws {
+        let run = try Self.airlock(["judge", "--context", "readonly", "--", "git", "log", "--oneline"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("allowed: git log"))
+        #expect(run.stdout.contains("rule: git-inspect"))
+    }
+
+    @Test("judge: denied exits 3 with the rule and reason")
+    func denied() throws {
+        let run = try Self.airlock(["judge", "--context", "developer", "--", "git", "push", "-f", "origin", "main"])
+        #expect(run.status == 3)
+        #expect(run.stdout.contains("rule: git-no-force-push"))
+        #expect(run.stdout.contains("force push rewrites shared history"))
+    }
+
+    @Test("judge --format json has the documented fields")
+    func json() throws {
+        let run = try Self.airlock([
+            "judge", "--policy", "policies/default.yaml", "--context", "readonly", "--format", "json", "--",
+            "kubectl", "get", "pods,secrets",
+        ])
+        #expect(run.status == 3)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["allowed"] as? Bool == false)
+        #expect(object["tool"] as? String == "kubectl")
+        #expect(object["requested_subcommand"] as? String == "get")
+        #expect(object["rule_id"] as? String == "kubectl-no-secrets")
+        #expect(object["security_context"] as? String == "readonly")
+        #expect((object["reason"] as? String)?.isEmpty == false)
+        #expect((object["policy_digest"] as? String)?.hasPrefix("sha256:") == true)
+    }
+
+    @Test("judge --explain shows the parse and the rules that matched")
+    func explain() throws {
+        let run = try Self.airlock(["judge", "--context", "developer", "--explain", "--", "git", "push", "--forc"])
+        #expect(run.status == 3)
+        #expect(run.stdout.contains("airlock.ambiguous-option"))
+        let allowed = try Self.airlock(["judge", "--context", "developer", "--explain", "--", "git", "-P", "push", "-u", "origin", "main"])
+        #expect(allowed.status == 0)
+        #expect(allowed.stdout.contains("global options: no-pager [-P]"))
+        #expect(allowed.stdout.contains("subcommand: push"))
+        #expect(allowed.stdout.contains("options: set-upstream [-u]"))
+        #expect(allowed.stdout.contains("positionals: 'origin' 'main'"))
+        #expect(allowed.stdout.contains("git-sync (developer): matches  <- decided"))
+        #expect(allowed.stdout.contains("git-no-force-push (developer): no match"))
+    }
+
+    @Test("judge: an argument that is not valid UTF-8 is denied")
+    func invalidUTF8() throws {
+        let run = try Self.airlock(raw: [
+            Array("judge".utf8), Array("--context".utf8), Array("readonly".utf8), Array("--".utf8), Array("git".utf8),
+            Array("log".utf8), [0x66, 0xFF, 0x6F],
+        ])
+        #expect(run.status == 3)
+        #expect(run.stdout.contains("airlock.invalid-argument"))
+        #expect(run.stdout.contains("argument 2 is not valid UTF-8"))
+    }
+
+    @Test("judge: a broken policy is an error (exit 2) with its location, not a decision")
+    func brokenPolicy() throws {
+        let path = NSTemporaryDirectory() + "airlock-broken-\(UUID().uuidString).yaml"
+        try "version: 1\ntools: {}\ncontexts:\n  readonly:\n    alow: []\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try Self.airlock(["judge", "--policy", path, "--context", "readonly", "--", "git", "log"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("\(path):5:5: error: unknown key 'alow' in context 'readonly' (did you mean 'allow'?)"))
+        #expect(run.stdout.isEmpty)
+    }
+
+    @Test("judge: usage errors exit with 64 and say what is missing")
+    func usage() throws {
+        let run = try Self.airlock(["judge", "--context", "readonly"])
+        #expect(run.status == 64)
+        #expect(run.stderr.contains("Name the command after '--'"))
+    }
+
+    @Test("policy check: a summary for a good file, every error with its location for a bad one")
+    func policyCheck() throws {
+        let good = try Self.airlock(["policy", "check", "policies/default.yaml"])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("policies/default.yaml: ok"))
+        #expect(good.stdout.contains("tools: aws, gh, git, kubectl, terraform"))
+        #expect(good.stdout.contains("context developer (extends readonly)"))
+        #expect(good.stdout.contains("digest: sha256:"))
+
+        let path = NSTemporaryDirectory() + "airlock-bad-\(UUID().uuidString).yaml"
+        try """
+            version: 1
+            tools:
+              git: {grammar: grammars/nope.yaml, image: x:1, entrypoint: [/usr/bin/git]}
+            contexts:
+              a:
+                extends: b
+                allow:
+                  - {id: r, tool: svn, reason: x}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let bad = try Self.airlock(["policy", "check", path])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("\(path):3:19: error: cannot read grammar file"))
+        #expect(bad.stderr.contains("\(path):6:14: error: context 'a' extends unknown context 'b'"))
+        #expect(bad.stderr.contains("\(path):8:29: error: rule 'r' names unknown tool 'svn'"))
+    }
+
+    @Test("help text names the commands and the exit statuses")
+    func help() throws {
+        let root = try Self.airlock(["--help"])
+        #expect(root.stdout.contains("judge"))
+        #expect(root.stdout.contains("policy"))
+        let judge = try Self.airlock(["judge", "--help"])
+        #expect(judge.stdout.contains("Exit status: 0 allowed, 3 denied"))
+        #expect(judge.stdout.contains("--explain"))
+    }
+}
