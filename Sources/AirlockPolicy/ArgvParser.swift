@@ -115,8 +115,7 @@ public struct ArgvParser: Sendable {
             } else {
                 name = body
             }
-            let dashes = token.prefix(token.count - body.count)
-            let spelled = dashes + name
+            let spelled = token[token.startIndex..<name.endIndex]
             let (spec, negated, isGlobal) = try resolveLong(name, spelled: String(spelled))
             var isNegated = negated
             var value: String?
