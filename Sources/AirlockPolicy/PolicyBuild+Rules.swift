@@ -10,7 +10,8 @@ extension PolicyBuild {
 
     mutating func rule(_ node: Node, effect: Rule.Effect, context: String, tools: [String: ToolPolicy]) -> Rule? {
         let errorsBefore = reader.errors.count
-        let ruleWhat = "an \(effect.rawValue) rule of context '\(context)'"
+        // Name the rule by its id in errors, when it has one, even before the id is checked.
+        let ruleWhat = node["id"]?.string.map { "rule '\($0)'" } ?? "an \(effect.rawValue) rule of context '\(context)'"
         guard let fields = reader.fields(node, ruleWhat, allowed: Self.ruleKeys, required: ["id", "reason", "tool"]) else { return nil }
         let id = fields["id"].flatMap { reader.nonEmptyString($0, "id of \(ruleWhat)") }
         let what = id.map { "rule '\($0)'" } ?? ruleWhat

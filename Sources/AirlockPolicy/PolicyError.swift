@@ -36,8 +36,16 @@ public struct PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
 public struct PolicyLoadError: Error, Sendable, CustomStringConvertible {
     public var errors: [PolicyError]
 
+    /// Errors are kept in file and line order, so the report reads top to bottom and is the same
+    /// on every run (rules are checked in dictionary order).
     public init(errors: [PolicyError]) {
-        self.errors = errors
+        self.errors = errors.enumerated().sorted { lhs, rhs in
+            let (a, b) = (lhs.element.location, rhs.element.location)
+            if a.file != b.file { return a.file < b.file }
+            if a.line != b.line { return a.line < b.line }
+            if a.column != b.column { return a.column < b.column }
+            return lhs.offset < rhs.offset
+        }.map(\.element)
     }
 
     public var description: String {

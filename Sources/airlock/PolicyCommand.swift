@@ -32,7 +32,7 @@ extension PolicyCommand {
                     print(Self.summary(policy))
                 } catch {
                     PolicyFiles.report(error)
-                    print("\(file): \(error.errors.count) error\(error.errors.count == 1 ? "" : "s")")
+                    StandardError.print("\(file): \(error.errors.count) error\(error.errors.count == 1 ? "" : "s")")
                     failed = true
                 }
             }

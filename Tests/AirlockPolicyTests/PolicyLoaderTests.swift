@@ -55,7 +55,8 @@ struct PolicyLoaderTests {
                 deny:
                   - {id: d, tool: git, subcommand: push, options: {anny: [force]}, reason: r}
             """
-        #expect(errors(yaml).first?.hasPrefix("7:50: unknown key 'anny' in options of rule 'd' (did you mean 'any'?)") == true)
+        let found = errors(yaml)
+        #expect(found.first?.hasPrefix("7:56: unknown key 'anny' in options of rule 'd' (did you mean 'any'?)") == true, "\(found)")
     }
 
     @Test(
@@ -87,11 +88,11 @@ struct PolicyLoaderTests {
                   - {id: e, tool: git, option_values: {oneline: {any: [x]}}, reason: r}
             """
         let found = errors(yaml)
-        #expect(found.contains("7:26: rule 'a' names unknown tool 'svn' (known: git)"))
-        #expect(found.contains { $0.hasPrefix("8:39: rule 'b' names subcommand 'frobnicate', which the git grammar") })
+        #expect(found.contains("7:23: rule 'a' names unknown tool 'svn' (known: git)"))
+        #expect(found.contains { $0.hasPrefix("8:40: rule 'b' names subcommand 'frobnicate', which the git grammar") })
         #expect(found.contains { $0.hasPrefix("9:62: rule 'c' names option 'forse', which 'git push' does not have") })
         #expect(found.contains { $0.hasPrefix("10:61: rule 'd' names option 'force', which 'git log' does not have") })
-        #expect(found.contains("11:41: rule 'e' tests values of option 'oneline', which takes no value"))
+        #expect(found.contains("11:44: rule 'e' tests values of option 'oneline', which takes no value"))
     }
 
     @Test("rule ids are unique, reasons required, airlock.* reserved")
@@ -106,9 +107,9 @@ struct PolicyLoaderTests {
                   - {id: airlock.x, tool: git, reason: r}
             """
         let found = errors(yaml)
-        #expect(found.contains { $0.hasPrefix("8:12: rule id 'a' is already used at") })
+        #expect(found.contains { $0.hasPrefix("8:14: rule id 'a' is already used at") })
         #expect(found.contains("9:9: rule 'b' needs 'reason'"))
-        #expect(found.contains("10:12: rule ids starting with 'airlock.' are reserved for Airlock's own decisions"))
+        #expect(found.contains("10:14: rule ids starting with 'airlock.' are reserved for Airlock's own decisions"))
     }
 
     @Test("images must be pinned; quantities must parse")
@@ -130,7 +131,7 @@ struct PolicyLoaderTests {
         #expect(found.contains("6:17: entrypoint of tool 'git' must start with an absolute path to the program"))
         #expect(found.contains { $0.hasPrefix("7:14: timeout of tool 'git' must be a positive duration") })
         #expect(found.contains { $0.hasPrefix("8:22: memory of tool 'git' must be a positive size") })
-        #expect(found.contains("8:35: pids of tool 'git' must be at least 1, found 0"))
+        #expect(found.contains("8:34: pids of tool 'git' must be at least 1, found 0"))
         #expect(found.contains("9:21: mount root '../x' of tool 'git' must be a normalized absolute path"))
     }
 
@@ -142,8 +143,8 @@ struct PolicyLoaderTests {
               acme: {contexts: [ro, rw], tools: [git, svn]}
             """
         let found = errors(yaml)
-        #expect(found.contains("7:25: tenant 'acme' names unknown context 'rw' (known: ro)"))
-        #expect(found.contains("7:41: tenant 'acme' names unknown tool 'svn' (known: git)"))
+        #expect(found.contains("6:25: tenant 'acme' names unknown context 'rw' (known: ro)"))
+        #expect(found.contains("6:43: tenant 'acme' names unknown tool 'svn' (known: git)"))
     }
 
     @Test("grammar errors name the grammar file and line")
@@ -168,7 +169,7 @@ struct PolicyLoaderTests {
             let found = error.errors.map { "\($0.location.file.split(separator: "/").last!):\($0.location.line):\($0.location.column): \($0.message)" }
             #expect(found.contains { $0.hasPrefix("broken.yaml:4:5: option name 'force' is used twice") })
             #expect(found.contains { $0.hasPrefix("broken.yaml:5:5: an option of the root command '-x, --bad <':") })
-            #expect(found.contains { $0.hasPrefix("broken.yaml:8:16: unknown option set 'nope'") })
+            #expect(found.contains { $0.hasPrefix("broken.yaml:8:15: unknown option set 'nope'") }, "\(found)")
             #expect(found.contains { $0.hasPrefix("broken.yaml:9:20: number_option 'max-count' of command 'log'") })
         }
     }

@@ -36,13 +36,16 @@ struct CommandLineTests {
         let process = Process()
         process.executableURL = binary
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
-        // Foundation's Process takes Strings; invalid UTF-8 is passed through a shell-free helper:
-        // /usr/bin/env with the bytes written by printf would need a shell, so use `xargs -0`.
+        // Foundation's Process takes Strings; bytes that are not UTF-8 are made by printf in
+        // /bin/sh, which then execs airlock (so the exit status is airlock's own).
         if arguments.allSatisfy({ String(validating: $0, as: UTF8.self) != nil }) {
             process.arguments = arguments.map { String(decoding: $0, as: UTF8.self) }
         } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/xargs")
-            process.arguments = ["-0", "-a", try writeNulSeparated(arguments), binary.path]
+            let octal = arguments.map { argument in
+                "\"$(printf '" + argument.map { "\\" + String($0, radix: 8) }.joined() + "')\""
+            }
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec \"$0\" " + octal.joined(separator: " "), binary.path]
         }
         let out = Pipe()
         let err = Pipe()
@@ -55,14 +58,6 @@ struct CommandLineTests {
         return Run(
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    static func writeNulSeparated(_ arguments: [[UInt8]]) throws -> String {
-        let path = NSTemporaryDirectory() + "airlock-args-\(UUID().uuidString)"
-        var bytes: [UInt8] = []
-        for argument in arguments { bytes += argument + [0] }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
     }
 
     @Test("judge: allowed exits 0 and prints the rule")
@@ -163,9 +158,9 @@ struct CommandLineTests {
             """.write(toFile: path, atomically: true, encoding: .utf8)
         let bad = try Self.airlock(["policy", "check", path])
         #expect(bad.status == 1)
-        #expect(bad.stderr.contains("\(path):3:19: error: cannot read grammar file"))
+        #expect(bad.stderr.contains("\(path):3:18: error: cannot read grammar file"))
         #expect(bad.stderr.contains("\(path):6:14: error: context 'a' extends unknown context 'b'"))
-        #expect(bad.stderr.contains("\(path):8:29: error: rule 'r' names unknown tool 'svn'"))
+        #expect(bad.stderr.contains("\(path):8:23: error: rule 'r' names unknown tool 'svn'"))
     }
 
     @Test("help text names the commands and the exit statuses")
