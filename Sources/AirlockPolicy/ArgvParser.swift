@@ -12,16 +12,21 @@ public struct ArgvParser: Sendable {
 
     /// The parsed command, or why argv cannot be parsed.
     public func parse(_ argv: [String]) -> Result<ParsedCommand, ArgvParseFailure> {
+        parseToNode(argv).map(\.command)
+    }
+
+    /// The parsed command with the grammar node it ended at (the judge indexes rules by node).
+    func parseToNode(_ argv: [String]) -> Result<(command: ParsedCommand, node: CommandNode), ArgvParseFailure> {
         var state = State(parser: self, argv: argv)
         do {
             try state.run()
         } catch {
             return .failure(error)
         }
-        return .success(
-            ParsedCommand(
-                tool: tool, subcommandPath: state.node.path, options: state.options,
-                positionals: state.positionals, positionalsArePaths: state.node.positionalKind == .path))
+        let command = ParsedCommand(
+            tool: tool, subcommandPath: state.node.path, options: state.options,
+            positionals: state.positionals, positionalsArePaths: state.node.positionalKind == .path)
+        return .success((command, state.node))
     }
 
     private struct State {

@@ -3,9 +3,32 @@
 /// Pure: the same policy and request always give the same decision.
 public struct Judge: Sendable {
     public let policy: Policy
+    /// For each context and tool, the rules that apply at each command of the tool's grammar: the
+    /// subcommand patterns are matched once here, not on every decision.
+    private let rulesByCommand: [String: [String: [ObjectIdentifier: CommandRules]]]
+
+    struct CommandRules: Sendable {
+        var deny: [Rule]
+        var allow: [Rule]
+    }
 
     public init(policy: Policy) {
         self.policy = policy
+        var index: [String: [String: [ObjectIdentifier: CommandRules]]] = [:]
+        for (contextName, context) in policy.contexts {
+            for (toolName, tool) in policy.tools {
+                var byNode: [ObjectIdentifier: CommandRules] = [:]
+                var pending = [tool.grammar.root]
+                while let node = pending.popLast() {
+                    byNode[ObjectIdentifier(node)] = CommandRules(
+                        deny: context.denyRules(for: toolName).filter { $0.appliesTo(node.path) },
+                        allow: context.allowRules(for: toolName).filter { $0.appliesTo(node.path) })
+                    pending += node.subcommands.values
+                }
+                index[contextName, default: [:]][toolName] = byNode
+            }
+        }
+        self.rulesByCommand = index
     }
 
     public func decide(_ request: JudgeRequest) -> Decision {
@@ -43,15 +66,32 @@ public struct Judge: Sendable {
         }
 
         let parsed: ParsedCommand
-        switch tool.parser.parse(request.argv) {
-        case let .success(command):
-            parsed = command
+        let node: CommandNode
+        switch tool.parser.parseToNode(request.argv) {
+        case let .success(result):
+            (parsed, node) = result
         case let .failure(failure):
             var path = failure.subcommandPath
             if failure.kind == .unknownSubcommand { path.append(request.argv[failure.argumentIndex]) }
             return deny(BuiltinRule(failure.kind), failure.message, subcommand: path.joined(separator: " "))
         }
 
+        if !explain {
+            guard let rules = rulesByCommand[context.name]?[tool.name]?[ObjectIdentifier(node)] else {
+                preconditionFailure("the rule index misses a command of the \(tool.name) grammar")
+            }
+            let verdict: (allowed: Bool, rule: Rule)? =
+                if let rule = rules.deny.first(where: { $0.conditionsHold(for: parsed) }) {
+                    (false, rule)
+                } else if let rule = rules.allow.first(where: { $0.conditionsHold(for: parsed) }) {
+                    (true, rule)
+                } else {
+                    nil
+                }
+            return (finish(request, verdict, context: context, tool: tool, parsed: parsed), [])
+        }
+
+        // Explain: every rule of the tool, in order, with whether it matched.
         var evaluations: [RuleEvaluation] = []
         var verdict: (allowed: Bool, rule: Rule)?
         for rule in context.denyRules(for: tool.name) {
@@ -69,12 +109,20 @@ public struct Judge: Sendable {
                 verdict = (true, rule)
             }
         }
+        return (finish(request, verdict, context: context, tool: tool, parsed: parsed), evaluations)
+    }
+
+    /// The decision of the first matching deny rule, else of the first matching allow rule, else default deny.
+    private func finish(
+        _ request: JudgeRequest, _ verdict: (allowed: Bool, rule: Rule)?, context: SecurityContext, tool: ToolPolicy,
+        parsed: ParsedCommand
+    ) -> Decision {
         guard let verdict else {
             let shown = ([tool.name] + parsed.subcommandPath).joined(separator: " ")
             let reason = "no allow rule of security context '\(context.name)' matches '\(shown)'"
-            return (decision(request, allowed: false, ruleID: BuiltinRule.defaultDeny.rawValue, reason: reason, subcommand: nil, parsed: parsed), evaluations)
+            return decision(request, allowed: false, ruleID: BuiltinRule.defaultDeny.rawValue, reason: reason, subcommand: nil, parsed: parsed)
         }
-        return (decision(request, allowed: verdict.allowed, ruleID: verdict.rule.id, reason: verdict.rule.reason, subcommand: nil, parsed: parsed), evaluations)
+        return decision(request, allowed: verdict.allowed, ruleID: verdict.rule.id, reason: verdict.rule.reason, subcommand: nil, parsed: parsed)
     }
 
     private func argumentProblem(_ request: JudgeRequest, limits: ArgumentLimits) -> (rule: BuiltinRule, text: String)? {

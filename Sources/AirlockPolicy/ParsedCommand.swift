@@ -27,8 +27,12 @@ public struct ParsedCommand: Sendable, Hashable, Codable {
     /// Whether the option is in effect: given, and its last occurrence is not a negation
     /// (`--no-force`, `-check=false`). The tools we model all let the last occurrence win.
     public func isPresent(_ name: String) -> Bool {
-        guard let last = options.last(where: { $0.name == name }) else { return false }
-        return !last.negated
+        var index = options.endIndex
+        while index > options.startIndex {
+            index -= 1
+            if options[index].name == name { return !options[index].negated }
+        }
+        return false
     }
 
     /// Every value given to the option, in argv order (negations carry none).

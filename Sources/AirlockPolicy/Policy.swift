@@ -38,14 +38,14 @@ public struct ArgumentLimits: Sendable, Hashable, Codable {
 }
 
 /// A tool the policy allows to be run: its grammar and the container it runs in.
-public struct ToolPolicy: Sendable {
-    public var name: String
+public final class ToolPolicy: Sendable {
+    public let name: String
     /// The grammar file, as written in the policy.
-    public var grammarFile: String
-    public var grammar: ToolGrammar
-    public var parser: ArgvParser
-    public var container: ContainerSpec
-    public var argumentLimits: ArgumentLimits
+    public let grammarFile: String
+    public let grammar: ToolGrammar
+    public let parser: ArgvParser
+    public let container: ContainerSpec
+    public let argumentLimits: ArgumentLimits
 
     public init(name: String, grammarFile: String, grammar: ToolGrammar, container: ContainerSpec, argumentLimits: ArgumentLimits) {
         self.name = name
@@ -115,16 +115,16 @@ public struct MountRoot: Sendable, Hashable, Codable {
 }
 
 /// A named set of allow and deny rules, with those of the contexts it extends.
-public struct SecurityContext: Sendable {
-    public var name: String
-    public var description: String
+public final class SecurityContext: Sendable {
+    public let name: String
+    public let description: String
     /// Direct parents, as written.
-    public var extends: [String]
+    public let extends: [String]
     /// Own and inherited rules, parents' first, each with the context that defined it.
-    public var allowRules: [Rule]
-    public var denyRules: [Rule]
-    private var allowByTool: [String: [Rule]]
-    private var denyByTool: [String: [Rule]]
+    public let allowRules: [Rule]
+    public let denyRules: [Rule]
+    private let allowByTool: [String: [Rule]]
+    private let denyByTool: [String: [Rule]]
 
     public init(name: String, description: String, extends: [String], allowRules: [Rule], denyRules: [Rule]) {
         self.name = name

@@ -1,18 +1,19 @@
 /// One allow or deny rule: when all its conditions hold for a parsed command, it matches.
-public struct Rule: Sendable {
+/// A class: the judge walks rules on every decision, and sharing them costs no copies.
+public final class Rule: Sendable {
     public enum Effect: String, Sendable, Codable { case allow, deny }
 
-    public var id: String
-    public var effect: Effect
+    public let id: String
+    public let effect: Effect
     /// Why the rule exists, in words a person understands; reported with every decision it makes.
-    public var reason: String
-    public var tools: Set<String>
+    public let reason: String
+    public let tools: Set<String>
     /// nil: every subcommand of the tools.
-    public var subcommands: [SubcommandPattern]?
-    public var conditions: [Condition]
+    public let subcommands: [SubcommandPattern]?
+    public let conditions: [Condition]
     /// The context that defined it (a context inherits its parents' rules).
-    public var context: String
-    public var location: SourceLocation
+    public let context: String
+    public let location: SourceLocation
 
     public init(
         id: String, effect: Effect, reason: String, tools: Set<String>, subcommands: [SubcommandPattern]?,
@@ -29,8 +30,17 @@ public struct Rule: Sendable {
     }
 
     public func matches(_ command: ParsedCommand) -> Bool {
-        if let subcommands, !subcommands.contains(where: { $0.matches(command.subcommandPath) }) { return false }
-        for condition in conditions where !condition.holds(for: command) { return false }
+        appliesTo(command.subcommandPath) && conditionsHold(for: command)
+    }
+
+    /// Whether the rule's subcommand patterns (if any) take in this path.
+    public func appliesTo(_ subcommandPath: [String]) -> Bool {
+        guard let subcommands else { return true }
+        return subcommands.contains { $0.matches(subcommandPath) }
+    }
+
+    func conditionsHold(for command: ParsedCommand) -> Bool {
+        for index in conditions.indices where !conditions[index].holds(for: command) { return false }
         return true
     }
 }
@@ -147,9 +157,9 @@ public struct Quantified: Sendable {
     /// `none`: no piece matches.
     func holds(for values: [String]) -> Bool {
         switch quantifier {
-        case .any: values.contains { value in pattern.pieces(of: value).contains { pattern.matches($0) } }
-        case .all: values.allSatisfy { value in pattern.pieces(of: value).allSatisfy { pattern.matches($0) } }
-        case .none: !values.contains { value in pattern.pieces(of: value).contains { pattern.matches($0) } }
+        case .any: values.contains { pattern.anyPieceMatches(of: $0) }
+        case .all: values.allSatisfy { pattern.everyPieceMatches(of: $0) }
+        case .none: !values.contains { pattern.anyPieceMatches(of: $0) }
         }
     }
 }

@@ -74,24 +74,25 @@ public struct ToolGrammar: Sendable {
 }
 
 /// A command or subcommand of a tool.
-public struct CommandNode: Sendable {
+/// A class: the parser walks nodes on every decision, and sharing them costs no copies.
+public final class CommandNode: Sendable {
     public enum PositionalKind: String, Sendable, Codable, CaseIterable { case text, path }
 
     /// Primary name; empty for the root.
-    public var name: String
+    public let name: String
     /// Primary names from the root, e.g. `["remote", "add"]`.
-    public var path: [String]
-    public var aliases: [String]
-    public var options: OptionTable
+    public let path: [String]
+    public let aliases: [String]
+    public let options: OptionTable
     /// Children by primary name.
-    public var subcommands: [String: CommandNode]
+    public let subcommands: [String: CommandNode]
     /// Alias or primary name to primary name.
-    public var subcommandNames: [String: String]
+    public let subcommandNames: [String: String]
     /// Whether the command may be run without naming a subcommand.
-    public var runnable: Bool
+    public let runnable: Bool
     /// The option that `-<digits>` stands for (`git log -5`).
-    public var numberOption: String?
-    public var positionalKind: PositionalKind
+    public let numberOption: String?
+    public let positionalKind: PositionalKind
 
     public init(
         name: String, path: [String], aliases: [String] = [], options: OptionTable,

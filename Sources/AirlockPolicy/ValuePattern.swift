@@ -28,6 +28,16 @@ public struct ValuePattern: Sendable {
             .map { $0.trimmingSpaces() }
     }
 
+    func anyPieceMatches(of value: String) -> Bool {
+        if split.isEmpty { return matches(Substring(value)) }
+        return pieces(of: value).contains { matches($0) }
+    }
+
+    func everyPieceMatches(of value: String) -> Bool {
+        if split.isEmpty { return matches(Substring(value)) }
+        return pieces(of: value).allSatisfy { matches($0) }
+    }
+
     func matches(_ piece: Substring) -> Bool {
         let text = ignoreCase ? piece.lowercased() : String(piece)
         return globs.contains { $0.matches(text) } || regexes.contains { $0.matches(text) }
@@ -37,18 +47,30 @@ public struct ValuePattern: Sendable {
 /// A shell glob (`*`, `?`, `[a-z]`), matched with the C library's fnmatch; `*` crosses `/`.
 public struct Glob: Sendable, Hashable, CustomStringConvertible {
     public let pattern: String
-    private let isLiteral: Bool
+    /// The common shapes are matched without fnmatch (and without making C strings).
+    private enum Shape: Hashable { case literal, prefix(String), general }
+    private let shape: Shape
 
     public init(_ pattern: String, ignoreCase: Bool) {
         self.pattern = ignoreCase ? pattern.lowercased() : pattern
-        self.isLiteral = !pattern.contains { $0 == "*" || $0 == "?" || $0 == "[" || $0 == "\\" }
+        func isSpecial(_ character: Character) -> Bool { "*?[\\".contains(character) }
+        if !self.pattern.contains(where: isSpecial) {
+            shape = .literal
+        } else if self.pattern.hasSuffix("*"), !self.pattern.dropLast().contains(where: isSpecial) {
+            shape = .prefix(String(self.pattern.dropLast()))
+        } else {
+            shape = .general
+        }
     }
 
     public var description: String { pattern }
 
     public func matches(_ value: String) -> Bool {
-        if isLiteral { return value == pattern }
-        return fnmatch(pattern, value, 0) == 0
+        switch shape {
+        case .literal: value == pattern
+        case let .prefix(prefix): value.utf8.starts(with: prefix.utf8)
+        case .general: fnmatch(pattern, value, 0) == 0
+        }
     }
 }
 
@@ -102,9 +124,53 @@ public enum PathConfinement {
     }
 
     public static func isWithin(_ path: String, roots: [String]) -> Bool {
-        guard let resolved = resolve(path) else { return false }
-        return roots.contains { root in
-            root == "/" || resolved == root || resolved.hasPrefix(root + "/")
+        // Most paths are already normal (`/tmp/plan`, `src/main.tf`): check those without building strings.
+        if isNormal(path) {
+            if path.utf8.first == UInt8(ascii: "/") { return roots.contains { contains($0, path.utf8[...]) } }
+            return roots.contains { root in
+                let base = workingDirectory.utf8
+                if contains(root, base[...]) { return true }  // the root holds the whole workspace
+                // `src/x` is `/workspace/src/x`: the root must be `/workspace/...` and a prefix of it.
+                guard root.utf8.starts(with: base), root.utf8.count > base.count,
+                    root.utf8[root.utf8.index(root.utf8.startIndex, offsetBy: base.count)] == UInt8(ascii: "/")
+                else { return false }
+                let rest = root.utf8.dropFirst(base.count + 1)
+                return path.utf8.starts(with: rest)
+                    && (path.utf8.count == rest.count
+                        || path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: rest.count)] == UInt8(ascii: "/"))
+            }
         }
+        guard let resolved = resolve(path) else { return false }
+        return roots.contains { contains($0, resolved.utf8[...]) }
+    }
+
+    /// Whether `root` is `path` or one of its ancestors; both normalized and absolute.
+    private static func contains(_ root: String, _ path: Substring.UTF8View) -> Bool {
+        let root = root.utf8
+        if root.count == 1, root.first == UInt8(ascii: "/") { return true }
+        guard path.starts(with: root) else { return false }
+        if path.count == root.count { return true }
+        return path[path.index(path.startIndex, offsetBy: root.count)] == UInt8(ascii: "/")
+    }
+
+    /// No `.` or `..` component, no `//`, no trailing `/`, no `~` at the start: resolving changes nothing
+    /// (beyond prefixing the working directory to a relative path).
+    static func isNormal(_ path: String) -> Bool {
+        let (slash, dot) = (UInt8(ascii: "/"), UInt8(ascii: "."))
+        guard let first = path.utf8.first, first != UInt8(ascii: "~") else { return false }
+        var atComponentStart = true
+        var componentIsDots = false  // `.`, `..` (and `...`, checked the slow way)
+        for (offset, byte) in path.utf8.enumerated() {
+            if byte == slash {
+                if (atComponentStart && offset > 0) || componentIsDots { return false }
+                atComponentStart = true
+            } else if atComponentStart {
+                componentIsDots = byte == dot
+                atComponentStart = false
+            } else if byte != dot {
+                componentIsDots = false
+            }
+        }
+        return !atComponentStart && !componentIsDots
     }
 }

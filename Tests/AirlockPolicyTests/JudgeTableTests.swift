@@ -498,6 +498,8 @@ struct JudgeTableTests {
         #expect(decision.policyDigest == TestSupport.defaultPolicy.digest)
         #expect(!decision.reason.isEmpty)
         #expect(decision.securityContext == row.context)
+        // --explain walks every rule of the tool; the decision path uses the per-command index.
+        #expect(TestSupport.judge.explain(request).decision == decision)
     }
 
     @Test("every deny rule of the default policy is exercised by the table")
