@@ -12,11 +12,16 @@ let package = Package(
     products: [
         .executable(name: "airlock", targets: ["airlock"]),
         .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
+        .library(name: "AirlockEngine", targets: ["AirlockEngine"]),
+        .library(name: "AirlockSeccomp", targets: ["AirlockSeccomp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // Pure: the policy model, tool grammars, the argv parser and the judge. No I/O beyond the
@@ -29,10 +34,40 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libseccomp, the system library (Debian: libseccomp-dev).
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // Seccomp profiles in the OCI/Docker JSON format: load, validate and compile with libseccomp.
+        .target(
+            name: "AirlockSeccomp",
+            dependencies: [
+                "CSeccomp",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // podman/docker: resolve the binary, build the run argv, launch, pump output, enforce the
+        // deadline, reap orphans.
+        .target(
+            name: "AirlockEngine",
+            dependencies: [
+                "AirlockPolicy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "airlock",
             dependencies: [
                 "AirlockPolicy",
+                "AirlockEngine",
+                "AirlockSeccomp",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -47,6 +82,16 @@ let package = Package(
             name: "AirlockPolicyTests",
             dependencies: ["AirlockPolicy"],
             resources: [],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AirlockSeccompTests",
+            dependencies: ["AirlockSeccomp"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AirlockEngineTests",
+            dependencies: ["AirlockEngine", "AirlockPolicy"],
             swiftSettings: strictSettings
         ),
         .testTarget(

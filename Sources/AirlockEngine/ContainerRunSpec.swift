@@ -1,0 +1,98 @@
+import AirlockPolicy
+
+/// Everything the engine is told about one container. It is built from the policy's tool entry;
+/// from the caller come only the argv (already judged), the tenant and mounts checked by `MountResolver`.
+public struct ContainerRunSpec: Sendable, Hashable {
+    public var executionID: String
+    public var toolName: String
+    public var tenant: String
+    public var container: ContainerSpec
+    /// The judged arguments, after the policy's entrypoint.
+    public var arguments: [String]
+    public var mounts: [Mount]
+    /// Overrides the policy's runtime (`runc`, `crun`, `/usr/bin/runsc`), when set.
+    public var runtimeOverride: String?
+    /// Overrides the policy's timeout, when set (callers may only shorten it; see `effectiveTimeout`).
+    public var timeoutOverride: Duration?
+    /// Identifies this process as the owner, so the reaper never removes a live invocation's container.
+    public var owner: ContainerOwner
+
+    public init(
+        executionID: String, toolName: String, tenant: String, container: ContainerSpec, arguments: [String],
+        mounts: [Mount] = [], runtimeOverride: String? = nil, timeoutOverride: Duration? = nil,
+        owner: ContainerOwner = .current
+    ) {
+        self.executionID = executionID
+        self.toolName = toolName
+        self.tenant = tenant
+        self.container = container
+        self.arguments = arguments
+        self.mounts = mounts
+        self.runtimeOverride = runtimeOverride
+        self.timeoutOverride = timeoutOverride
+        self.owner = owner
+    }
+
+    /// `airlock-<execution_id>`: the name the deadline kills by.
+    public var containerName: String { "airlock-\(executionID)" }
+
+    public var runtime: String? { runtimeOverride ?? container.runtime }
+
+    /// The policy's timeout, or a shorter one the caller asked for; never longer.
+    public var effectiveTimeout: Duration {
+        let policy = Duration.milliseconds(Int64(container.timeoutSeconds * 1000))
+        guard let timeoutOverride else { return policy }
+        return min(timeoutOverride, policy)
+    }
+}
+
+/// A host path bound into the container, checked against the tool's mount roots.
+public struct Mount: Sendable, Hashable {
+    /// Absolute host path, symlinks resolved.
+    public var hostPath: String
+    /// Absolute path inside the container.
+    public var containerPath: String
+    public var writable: Bool
+
+    public init(hostPath: String, containerPath: String, writable: Bool) {
+        self.hostPath = hostPath
+        self.containerPath = containerPath
+        self.writable = writable
+    }
+}
+
+/// The process that launched a container: host and pid, recorded as a label.
+public struct ContainerOwner: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var pid: Int32
+
+    public init(host: String, pid: Int32) {
+        self.host = host
+        self.pid = pid
+    }
+
+    public static var current: ContainerOwner {
+        ContainerOwner(host: ProcessInfoHost.name, pid: getpid())
+    }
+
+    public var description: String { "\(host):\(pid)" }
+
+    public init?(label: String) {
+        guard let colon = label.lastIndex(of: ":"), let pid = Int32(label[label.index(after: colon)...]) else { return nil }
+        self.init(host: String(label[..<colon]), pid: pid)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum ProcessInfoHost {
+    static let name: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+}

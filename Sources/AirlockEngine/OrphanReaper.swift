@@ -1,0 +1,45 @@
+import Foundation
+
+/// Finds containers Airlock launched whose invocation is gone, and removes them.
+///
+/// Every Airlock container carries `airlock.owner=<host>:<pid>`. A container whose owner process no
+/// longer runs on this host outlived its invocation (the worker crashed, the machine rebooted); one
+/// whose owner still runs belongs to a live invocation and is left alone.
+public struct OrphanReaper: Sendable {
+    public var engine: ContainerEngine
+
+    public init(engine: ContainerEngine) {
+        self.engine = engine
+    }
+
+    /// The names of the containers removed.
+    @discardableResult
+    public func reap() async throws(EngineError) -> [String] {
+        let listing: CommandOutput
+        do {
+            listing = try await CommandOutput.run(
+                engine.path, ["ps", "--all", "--filter", "label=airlock.execution_id", "--format", "{{.Names}}"], timeout: .seconds(60))
+        } catch {
+            throw EngineError("listing Airlock's containers failed: \(error)")
+        }
+        guard listing.status == 0 else {
+            throw EngineError("\(engine.kind.rawValue) ps failed: \(listing.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        var removed: [String] = []
+        for name in listing.stdout.split(whereSeparator: \.isNewline).map(String.init) where !name.isEmpty {
+            let owner = try? await CommandOutput.run(
+                engine.path, ["inspect", "--format", "{{index .Config.Labels \"airlock.owner\"}}", name], timeout: .seconds(30))
+            let label = owner?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if let owner = ContainerOwner(label: label), Self.isAlive(owner) { continue }
+            let removal = try? await CommandOutput.run(engine.path, ["rm", "--force", name], timeout: .seconds(60))
+            if removal?.status == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// An owner on another host is assumed alive: only its own host can tell.
+    static func isAlive(_ owner: ContainerOwner) -> Bool {
+        guard owner.host == ProcessInfoHost.name else { return true }
+        return kill(owner.pid, 0) == 0 || errno == EPERM
+    }
+}

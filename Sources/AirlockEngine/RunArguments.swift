@@ -1,0 +1,61 @@
+import AirlockPolicy
+
+/// Builds the engine's argv for one container: a pure function of the spec and the engine, so
+/// the hardening it promises is unit-tested flag by flag.
+///
+/// Nothing from the caller reaches these flags except the judged arguments (after the image) and
+/// mounts `MountResolver` accepted.
+public enum RunArguments {
+    public static let user = "65534:65534"
+    public static let workdir = "/workspace"
+
+    public static func build(_ spec: ContainerRunSpec, for engine: EngineKind) -> [String] {
+        let container = spec.container
+        let limits = container.resources
+        var argv = ["run", "--rm", "--name", spec.containerName]
+        argv += [
+            "--label", "airlock.execution_id=\(spec.executionID)",
+            "--label", "airlock.tool=\(spec.toolName)",
+            "--label", "airlock.tenant=\(spec.tenant)",
+            "--label", "airlock.owner=\(spec.owner)",
+        ]
+        argv += ["--network", container.network]
+        argv += ["--read-only", "--cap-drop", "ALL"]
+        argv += ["--security-opt", "no-new-privileges"]
+        argv += ["--security-opt", "seccomp=\(container.seccompProfile)"]
+        argv += ["--user", user]
+        argv += ["--memory", "\(limits.memoryBytes)", "--memory-swap", "\(limits.memoryBytes)"]
+        argv += ["--pids-limit", "\(limits.pids)"]
+        argv += ["--cpus", cpus(limits.cpus)]
+        argv += ["--ulimit", "nofile=\(limits.openFiles):\(limits.openFiles)"]
+        argv += ["--ulimit", "nproc=\(limits.processes):\(limits.processes)"]
+        argv += ["--tmpfs", "/tmp:rw,nosuid,nodev,noexec,size=\(limits.tmpfsBytes),mode=1777"]
+        argv += ["--pull", "never"]
+        argv += ["--workdir", workdir]
+        // Output goes to Airlock through the attached pipes only; no engine-side copy on disk.
+        argv += ["--log-driver", "none"]
+        if let runtime = spec.runtime {
+            argv += ["--runtime", runtime]
+            if runtime.hasSuffix("runsc"), engine == .podman {
+                // gVisor: its own network stack off, and no cgroup setup it cannot do here.
+                argv += ["--runtime-flag", "network=none", "--runtime-flag", "ignore-cgroups"]
+            }
+        }
+        for (name, value) in container.environment.sorted(by: { $0.key < $1.key }) {
+            argv += ["--env", "\(name)=\(value)"]
+        }
+        for mount in spec.mounts {
+            argv += ["--mount", "type=bind,source=\(mount.hostPath),target=\(mount.containerPath)\(mount.writable ? "" : ",readonly")"]
+        }
+        argv += ["--entrypoint", container.entrypoint[0]]
+        argv.append(container.image)
+        argv += container.entrypoint.dropFirst()
+        argv += spec.arguments
+        return argv
+    }
+
+    /// `1`, `0.5`: as short as exact.
+    static func cpus(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}

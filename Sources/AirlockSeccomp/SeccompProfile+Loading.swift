@@ -1,0 +1,124 @@
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension SeccompProfile {
+    /// Reads, validates and compiles a profile file.
+    ///
+    /// - Throws: `SeccompProfileError` with every error found; nothing else.
+    public static func load(path: String) throws(SeccompProfileError) -> SeccompProfile {
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(path)
+        } catch {
+            throw SeccompProfileError(file: path, errors: [SeccompError(.unreadableFile, "cannot read the profile", file: path, cause: error.reason)])
+        }
+        return try parse(bytes, file: path)
+    }
+
+    /// Validates and compiles a profile's bytes; `file` names it in errors.
+    ///
+    /// Checks in order: the JSON syntax (the first syntax error stops there), then the shape and
+    /// every value (all errors collected), then a compile by libseccomp, which refuses what the
+    /// shape cannot show (all its refusals collected, each naming its entry).
+    ///
+    /// - Throws: `SeccompProfileError` with every error found; nothing else.
+    public static func parse(_ bytes: [UInt8], file: String) throws(SeccompProfileError) -> SeccompProfile {
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw SeccompProfileError(file: file, errors: [
+                SeccompError(.jsonSyntax, "invalid JSON: \(error.message)", file: file, line: error.line, column: error.column)
+            ])
+        }
+        var reader = SeccompProfileReader(file: file)
+        guard var profile = reader.read(root) else { throw SeccompProfileError(file: file, errors: reader.errors) }
+        profile.digest = digest(of: bytes)
+        profile.program = try compile(profile)
+        return profile
+    }
+
+    /// `sha256:<hex>` of a profile's bytes. The bytes, not a canonical form: the engine hands the
+    /// file itself to podman or docker, so any change to it is a change to what runs.
+    public static func digest(of bytes: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// The largest program the kernel loads (BPF_MAXINSNS).
+    static let maximumInstructions = 4096
+
+    /// Compiles the profile as runc will: a rule whose action is the default one is skipped (runc
+    /// does, and libseccomp refuses it); comparisons of the same argument go into separate rules.
+    static func compile(_ profile: SeccompProfile) throws(SeccompProfileError) -> [UInt8] {
+        let defaultAction = Libseccomp.action(profile.defaultAction, returnValue: profile.defaultErrnoRet)
+        var rules: [Libseccomp.Rule] = []
+        var origins: [(rule: SeccompRule, name: String, nameIndex: Int)] = []
+        for rule in profile.rules {
+            let action = Libseccomp.action(rule.action, returnValue: rule.errnoRet)
+            if action == defaultAction { continue }
+            for (nameIndex, name) in rule.names.enumerated() {
+                guard let number = Libseccomp.syscallNumber(name) else { continue }  // the reader reported it
+                for conditions in rule.conditionSets {
+                    let converted = conditions.map {
+                        Libseccomp.Condition(argument: UInt32($0.index), comparison: $0.comparison, a: $0.value, b: $0.valueTwo)
+                    }
+                    rules.append(Libseccomp.Rule(syscall: number, action: action, conditions: converted))
+                    origins.append((rule, name, nameIndex))
+                }
+            }
+        }
+        let nameCount = profile.rules.reduce(0) { $0 + $1.names.count }
+        let (program, failures) = Libseccomp.compile(
+            defaultAction: defaultAction, architectures: profile.filterArchitectures.compactMap(SeccompArchitecture.token), rules: rules,
+            optimize: nameCount > 32)
+        var errors = failures.map { failure in
+            guard let index = failure.rule else {
+                return SeccompError(.libseccomp, "libseccomp \(Libseccomp.version) failed in \(failure.operation)", file: profile.file, cause: failure.reason)
+            }
+            let origin = origins[index]
+            return SeccompError(
+                .libseccomp, "libseccomp \(Libseccomp.version) refused the rule for '\(origin.name)'", file: profile.file, line: origin.rule.line,
+                column: origin.rule.column, path: origin.rule.path + ".names[\(origin.nameIndex)]", syscalls: origin.rule.names,
+                cause: failure.reason)
+        }
+        if let program, program.count / 8 > maximumInstructions {
+            errors.append(
+                SeccompError(
+                    .libseccomp, "the compiled filter has \(program.count / 8) BPF instructions; the kernel loads at most \(maximumInstructions)",
+                    file: profile.file))
+        }
+        guard errors.isEmpty, let program else { throw SeccompProfileError(file: profile.file, errors: errors) }
+        return program
+    }
+}
+
+/// A file that could not be read, said the way `cat` would say it ("No such file or directory").
+struct FileReadError: Error {
+    let reason: String
+}
+
+/// Reads a whole file; errors carry the system's reason.
+func readFile(_ path: String) throws(FileReadError) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    if descriptor < 0 { throw FileReadError(reason: String(cString: strerror(errno))) }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw FileReadError(reason: String(cString: strerror(errno)))
+        }
+        if count == 0 { return bytes }
+        bytes += buffer[0..<count]
+    }
+}

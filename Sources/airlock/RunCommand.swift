@@ -1,0 +1,240 @@
+import AirlockEngine
+import AirlockPolicy
+import AirlockSeccomp
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `airlock run`: judge, then run the tool in its hardened container.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Judge a command, then run it in the tool's hardened container.",
+        discussion: """
+            Text mode passes the tool's stdout and stderr through and exits with the tool's status.
+            Airlock's own statuses: 3 denied (reason on stderr), 2 refused before launch (policy,
+            mount, seccomp profile or engine problem), 124 deadline passed, 125 the engine could not
+            run the tool (missing image, engine error), 130 cancelled.
+            Example: airlock run --context readonly --mount /srv/repo:/workspace -- git log --oneline
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Option(help: "The policy file.")
+    var policy: String = "policies/default.yaml"
+
+    @Option(help: "The security context to judge in.")
+    var context: String
+
+    @Option(help: "The tenant asking; omitted, tenant restrictions are not applied (an operator's run).")
+    var tenant: String?
+
+    @Option(name: .customLong("mount"), help: "HOST:PATH[:ro|rw], inside the tool's mount roots; repeatable.")
+    var mounts: [String] = []
+
+    @Option(help: "Seconds; may only shorten the policy's timeout.")
+    var timeout: Double?
+
+    @Option(help: "podman or docker, a name or a path (default: $AIRLOCK_CONTAINER_CLI, then podman, then docker).")
+    var engine: String?
+
+    @Option(help: "OCI runtime for the container (runc, crun, /usr/bin/runsc); overrides the policy.")
+    var runtime: String?
+
+    @Option(help: "Bytes kept per stream in JSON mode (head and tail); every byte is counted regardless.")
+    var retain: Int = 1 << 20
+
+    @Option(help: "Output format: text or json.")
+    var format: Format = .text
+
+    @Argument(parsing: .postTerminator, help: "After --: the tool and its arguments.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else {
+            throw ValidationError("Name the command after '--', e.g. airlock run --context readonly -- git log")
+        }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if retain < 0 { throw ValidationError("--retain cannot be negative") }
+    }
+
+    func run() async throws {
+        let loaded: Policy
+        do {
+            loaded = try PolicyFiles.loader.load(path: policy)
+        } catch {
+            PolicyFiles.report(error)
+            throw ExitStatus.error
+        }
+        let request = JudgeRequest(
+            tool: command[0], rawArgv: JudgeCommand.rawArguments(expected: command), tenant: tenant, securityContext: context)
+        let decision = Judge(policy: loaded).decide(request)
+        guard decision.allowed, let tool = loaded.tools[decision.tool] else {
+            switch format {
+            case .json: print(try RunReport(decision: decision).json())
+            case .text: StandardError.print("airlock: denied by \(decision.ruleID): \(decision.reason)")
+            }
+            throw ExitStatus.denied
+        }
+
+        // Everything that can refuse is checked before anything is launched.
+        let resolvedMounts: [Mount]
+        let profile: SeccompProfile
+        let resolvedEngine: ContainerEngine
+        do {
+            resolvedMounts = try MountResolver.resolve(mounts.map { text throws(MountError) in try MountRequest(parsing: text) }, roots: tool.container.mountRoots)
+            profile = try SeccompProfile.load(path: tool.container.seccompProfile)
+            resolvedEngine = try await EngineResolver(explicit: engine).resolve(probeRuntime: false, cache: .standard())
+        } catch {
+            try refuse("\(error)", decision: decision)
+        }
+        Self.logger.info("\(resolvedEngine.resolvedLogLine)")
+
+        var container = tool.container
+        container.seccompProfile = Self.absolute(container.seccompProfile)
+        let spec = ContainerRunSpec(
+            executionID: UUID().uuidString.lowercased(), toolName: tool.name, tenant: tenant ?? "operator", container: container,
+            arguments: Array(command.dropFirst()),
+            mounts: resolvedMounts, runtimeOverride: runtime,
+            timeoutOverride: timeout.map { .milliseconds(Int64($0 * 1000)) })
+        let runner = ContainerRunner(engine: resolvedEngine, retentionBytes: format == .json ? retain : 0)
+        var streaming: ContainerRunner.OutputHandler?
+        if format == .text {
+            streaming = { stream, bytes in
+                StandardStreams.write(bytes, to: stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
+            }
+        }
+        let result: RunResult
+        do {
+            result = try await runner.run(spec, onOutput: streaming)
+        } catch {
+            try refuse("\(error)", decision: decision)
+        }
+
+        switch format {
+        case .json:
+            print(try RunReport(decision: decision, result: result, seccompDigest: profile.digest).json())
+        case .text:
+            switch result.outcome {
+            case .timedOut: StandardError.print("airlock: deadline of \(spec.effectiveTimeout) passed; container \(spec.containerName) killed")
+            case .cancelled: StandardError.print("airlock: cancelled; container \(spec.containerName) killed")
+            case let .engineFailure(_, message): StandardError.print("airlock: \(message)")
+            case .exited: if result.oomKilled { StandardError.print("airlock: the tool was killed for exceeding its memory limit") }
+            }
+        }
+        switch result.outcome {
+        case let .exited(code): if code != 0 { throw ExitCode(code) }
+        case .timedOut: throw ExitCode(124)
+        case .cancelled: throw ExitCode(130)
+        case .engineFailure: throw ExitCode(125)
+        }
+    }
+
+    private func refuse(_ message: String, decision: Decision) throws -> Never {
+        switch format {
+        case .json: print((try? RunReport(decision: decision, refusal: message).json()) ?? "{}")
+        case .text: StandardError.print("airlock: \(message); nothing was launched")
+        }
+        throw ExitStatus.error
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "airlock")
+        logger.logLevel = ProcessInfo.processInfo.environment["AIRLOCK_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }()
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// One JSON record per `airlock run`.
+struct RunReport: Encodable {
+    var executionId: String?
+    var decision: DecisionReport
+    var outcome: String
+    var message: String?
+    var exitCode: Int32?
+    var stdoutBytes: Int64 = 0
+    var stderrBytes: Int64 = 0
+    var stdoutTruncated = false
+    var stderrTruncated = false
+    var stdoutDroppedBytes: Int64 = 0
+    var stderrDroppedBytes: Int64 = 0
+    var durationMs: Int64 = 0
+    var timedOut = false
+    var oomKilled = false
+    var image: String?
+    var seccompProfileDigest: String?
+    /// What was kept of each stream (head, a marker for what was dropped, tail), as UTF-8 text.
+    var stdout: String?
+    var stderr: String?
+
+    init(decision: Decision) {
+        self.decision = DecisionReport(decision, evaluations: nil)
+        outcome = "denied"
+    }
+
+    init(decision: Decision, refusal: String) {
+        self.decision = DecisionReport(decision, evaluations: nil)
+        outcome = "refused"
+        message = refusal
+    }
+
+    init(decision: Decision, result: RunResult, seccompDigest: String) {
+        self.decision = DecisionReport(decision, evaluations: nil)
+        executionId = result.executionID
+        switch result.outcome {
+        case .exited: outcome = "exited"
+        case .timedOut: outcome = "timed_out"
+        case .cancelled: outcome = "cancelled"
+        case let .engineFailure(_, text):
+            outcome = "engine_failure"
+            message = text
+        }
+        exitCode = result.exitCode
+        stdoutBytes = result.stdout.totalBytes
+        stderrBytes = result.stderr.totalBytes
+        stdoutTruncated = result.stdout.truncated
+        stderrTruncated = result.stderr.truncated
+        stdoutDroppedBytes = result.stdout.droppedBytes
+        stderrDroppedBytes = result.stderr.droppedBytes
+        durationMs = result.durationMilliseconds
+        timedOut = result.timedOut
+        oomKilled = result.oomKilled
+        image = result.image
+        seccompProfileDigest = seccompDigest
+        stdout = Self.text(result.stdout)
+        stderr = Self.text(result.stderr)
+    }
+
+    static func text(_ capture: OutputCapture) -> String {
+        let head = String(decoding: capture.keptHead, as: UTF8.self)
+        let tail = String(decoding: capture.keptTail, as: UTF8.self)
+        return capture.truncated ? "\(head)\n[… \(capture.droppedBytes) bytes dropped …]\n\(tail)" : head + tail
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+enum StandardStreams {
+    /// Writes all of `bytes` to a descriptor, retrying short writes.
+    static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+}

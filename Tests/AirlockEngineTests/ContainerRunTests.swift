@@ -1,0 +1,209 @@
+import AirlockEngine
+import AirlockPolicy
+import Foundation
+import Testing
+
+/// Real containers on the real engines (`.ci/run` and `scripts/test` install podman, runc and
+/// docker, start dockerd and build the images). `AIRLOCK_TEST_ENGINES` narrows the engines.
+enum EngineFixture {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static let engineNames: [String] = (ProcessInfo.processInfo.environment["AIRLOCK_TEST_ENGINES"] ?? "podman,docker")
+        .split(separator: ",").map(String.init)
+
+    static func engine(_ name: String) async throws -> ContainerEngine {
+        try await EngineResolver(explicit: name, environment: ProcessInfo.processInfo.environment).resolve()
+    }
+
+    /// A static binary that tries syscalls a hardened container must refuse, built once per run.
+    static let probeDirectory: String = {
+        let directory = NSTemporaryDirectory() + "airlock-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let compiler = Process()
+        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        compiler.arguments = ["-static", "-O2", "-o", "\(directory)/syscall-probe", "\(repositoryRoot)/Tests/Fixtures/syscall-probe.c"]
+        try? compiler.run()
+        compiler.waitUntilExit()
+        return directory
+    }()
+
+    static func spec(
+        _ script: String, engine: ContainerEngine, image: String = "airlock/test:1", timeout: Double = 60,
+        configure: (inout ResourceLimits) -> Void = { _ in }, mounts: [Mount] = []
+    ) -> ContainerRunSpec {
+        var limits = ResourceLimits()
+        configure(&limits)
+        let container = ContainerSpec(
+            image: image, entrypoint: ["/bin/sh"], timeoutSeconds: timeout, network: "none",
+            seccompProfile: "\(repositoryRoot)/policies/seccomp/hardened.json", runtime: "runc",
+            environment: ["HOME": "/tmp"], resources: limits, mountRoots: [])
+        return ContainerRunSpec(
+            executionID: UUID().uuidString.lowercased(), toolName: "test", tenant: "tests", container: container,
+            arguments: ["-c", script], mounts: mounts)
+    }
+
+    static func text(_ capture: OutputCapture) -> String {
+        String(decoding: capture.keptHead + capture.keptTail, as: UTF8.self)
+    }
+
+    /// Names of containers (running or not) with this name, as the engine lists them.
+    static func containers(named name: String, engine: ContainerEngine) throws -> String {
+        let process = Process()
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: engine.path)
+        process.arguments = ["ps", "--all", "--filter", "name=\(name)", "--format", "{{.Names}}"]
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+@Suite("Containers on the real engines", .serialized)
+struct ContainerRunTests {
+    @Test("escapes are refused: ptrace, unshare, mount, keyctl, bpf, clone with namespaces", arguments: EngineFixture.engineNames)
+    func escapes(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let probes = Mount(hostPath: EngineFixture.probeDirectory, containerPath: "/workspace/bin", writable: false)
+        for probe in ["ptrace", "unshare", "mount", "keyctl", "bpf", "clone-newns"] {
+            let result = try await ContainerRunner(engine: engine).run(
+                EngineFixture.spec("/workspace/bin/syscall-probe \(probe)", engine: engine, mounts: [probes]))
+            #expect(result.outcome == .exited(0), "\(probe): \(EngineFixture.text(result.stdout)) \(EngineFixture.text(result.stderr))")
+            #expect(EngineFixture.text(result.stdout).contains("\(probe): refused"))
+        }
+    }
+
+    @Test("nobody, no capabilities, read-only root, loopback only", arguments: EngineFixture.engineNames)
+    func identity(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let script = "id -u; id -g; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; ls /sys/class/net; touch /x 2>/dev/null || echo root-read-only; touch /tmp/x && echo tmp-writable; env"
+        let result = try await ContainerRunner(engine: engine).run(EngineFixture.spec(script, engine: engine))
+        let out = EngineFixture.text(result.stdout)
+        #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr))")
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(2) == ["65534", "65534"])
+        #expect(lines.filter { $0.hasPrefix("Cap") }.allSatisfy { $0.hasSuffix("0000000000000000") })
+        #expect(lines.filter { $0.hasPrefix("Cap") }.count == 3)
+        #expect(lines.contains("lo") && !lines.contains { $0.hasPrefix("eth") })
+        #expect(lines.contains("root-read-only"))
+        #expect(lines.contains("tmp-writable"))
+        #expect(lines.contains("HOME=/tmp"))
+    }
+
+    @Test("a fork bomb is contained by the pids limit", arguments: EngineFixture.engineNames)
+    func forkBomb(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let spec = EngineFixture.spec(
+            "i=0; while [ $i -lt 300 ]; do sleep 3 & i=$((i+1)); done; wait; echo done", engine: engine, timeout: 60,
+            configure: { $0.pids = 32; $0.processes = 32 })
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        #expect(result.outcome != .timedOut)
+        #expect(EngineFixture.text(result.stderr).lowercased().contains("fork"), "\(EngineFixture.text(result.stderr))")
+    }
+
+    @Test("a memory hog ends with oom_killed", arguments: EngineFixture.engineNames)
+    func memoryHog(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let spec = EngineFixture.spec("dd if=/dev/zero of=/dev/null bs=256M count=1", engine: engine, configure: { $0.memoryBytes = 32 << 20 })
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        #expect(result.oomKilled, "outcome \(result.outcome), stderr \(EngineFixture.text(result.stderr))")
+        #expect(result.exitCode == 137)
+    }
+
+    @Test("sleep 600 with a 2 s deadline ends in about 2 s, timed out, no container left", arguments: EngineFixture.engineNames)
+    func deadline(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        var spec = EngineFixture.spec("sleep 600", engine: engine)
+        spec.timeoutOverride = .seconds(2)
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        #expect(result.outcome == .timedOut)
+        #expect(result.timedOut)
+        #expect(result.durationMilliseconds >= 2000 && result.durationMilliseconds < 8000, "\(result.durationMilliseconds) ms")
+        #expect(try EngineFixture.containers(named: spec.containerName, engine: engine) == "")
+    }
+
+    @Test("cancelling a run kills its container", arguments: EngineFixture.engineNames)
+    func cancel(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let spec = EngineFixture.spec("sleep 600", engine: engine)
+        let run = Task { try await ContainerRunner(engine: engine).run(spec) }
+        try await Task.sleep(for: .seconds(2))
+        run.cancel()
+        let result = try await run.value
+        #expect(result.outcome == .cancelled)
+        #expect(try EngineFixture.containers(named: spec.containerName, engine: engine) == "")
+    }
+
+    @Test("200 MiB on stdout and 50 MiB on stderr, interleaved: exact counts, bounded retention", arguments: EngineFixture.engineNames)
+    func bigOutput(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let script = "head -c 209715200 /dev/zero & head -c 52428800 /dev/zero >&2 & wait"
+        let retention = 64 << 10
+        let result = try await ContainerRunner(engine: engine, retentionBytes: retention).run(EngineFixture.spec(script, engine: engine))
+        #expect(result.outcome == .exited(0))
+        #expect(result.stdout.totalBytes == 209_715_200)
+        #expect(result.stderr.totalBytes == 52_428_800)
+        #expect(result.stdout.keptHead.count + result.stdout.keptTail.count == retention)
+        #expect(result.stdout.truncated && result.stdout.droppedBytes == 209_715_200 - Int64(retention))
+    }
+
+    @Test("a missing image is an engine failure with a clear message", arguments: EngineFixture.engineNames)
+    func missingImage(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let result = try await ContainerRunner(engine: engine).run(EngineFixture.spec("true", engine: engine, image: "airlock/absent:1"))
+        guard case let .engineFailure(status, message) = result.outcome else {
+            Issue.record("expected an engine failure, got \(result.outcome)")
+            return
+        }
+        #expect(status == 125)
+        #expect(message.contains("image 'airlock/absent:1' is not in \(engine.kind.rawValue)'s local store"))
+    }
+
+    @Test("a broken seccomp profile is refused by the engine, not ignored", arguments: EngineFixture.engineNames)
+    func brokenProfileAtEngine(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let path = NSTemporaryDirectory() + "airlock-broken-\(UUID().uuidString).json"
+        try Data("{\"defaultAction\": \"SCMP_ACT_NOPE\"}".utf8).write(to: URL(fileURLWithPath: path))
+        var spec = EngineFixture.spec("echo ran", engine: engine)
+        spec.container.seccompProfile = path
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        #expect(!EngineFixture.text(result.stdout).contains("ran"))
+        #expect(result.outcome != .exited(0))
+    }
+
+    @Test("orphans are reaped; a live invocation's container is not", arguments: EngineFixture.engineNames)
+    func reaper(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = ContainerOwner(host: ContainerOwner.current.host, pid: finished.processIdentifier)
+        let orphan = "airlock-orphan-\(UUID().uuidString.lowercased())"
+        let live = "airlock-live-\(UUID().uuidString.lowercased())"
+        for (name, owner) in [(orphan, dead), (live, ContainerOwner.current)] {
+            let create = Process()
+            create.executableURL = URL(fileURLWithPath: engine.path)
+            create.arguments = [
+                "create", "--name", name, "--label", "airlock.execution_id=x", "--label", "airlock.owner=\(owner)", "airlock/test:1", "true",
+            ]
+            create.standardOutput = FileHandle.nullDevice
+            try create.run()
+            create.waitUntilExit()
+            #expect(create.terminationStatus == 0)
+        }
+        let removed = try await OrphanReaper(engine: engine).reap()
+        #expect(removed.contains(orphan))
+        #expect(!removed.contains(live))
+        #expect(try EngineFixture.containers(named: orphan, engine: engine) == "")
+        #expect(try EngineFixture.containers(named: live, engine: engine) == live)
+        let cleanup = Process()
+        cleanup.executableURL = URL(fileURLWithPath: engine.path)
+        cleanup.arguments = ["rm", "--force", live]
+        cleanup.standardOutput = FileHandle.nullDevice
+        try cleanup.run()
+        cleanup.waitUntilExit()
+    }
+}

@@ -1,0 +1,86 @@
+import AirlockEngine
+import Foundation
+import Testing
+
+@Suite("Resolving the container CLI")
+struct EngineResolverTests {
+    /// A directory holding fake `podman` and `docker` executables (never run: locate only).
+    static func binDirectory(_ names: [String]) throws -> String {
+        let directory = NSTemporaryDirectory() + "airlock-bin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in names {
+            _ = FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        }
+        return directory
+    }
+
+    @Test("order: explicit, then AIRLOCK_CONTAINER_CLI, then podman, then docker on PATH")
+    func order() throws {
+        let both = try Self.binDirectory(["podman", "docker"])
+        let onlyDocker = try Self.binDirectory(["docker"])
+        #expect(try EngineResolver(explicit: nil, environment: ["PATH": both]).locate().kind == .podman)
+        #expect(try EngineResolver(explicit: nil, environment: ["PATH": onlyDocker]).locate().kind == .docker)
+        #expect(try EngineResolver(explicit: nil, environment: ["PATH": both, "AIRLOCK_CONTAINER_CLI": "docker"]).locate().kind == .docker)
+        #expect(try EngineResolver(explicit: "docker", environment: ["PATH": both, "AIRLOCK_CONTAINER_CLI": "podman"]).locate().kind == .docker)
+        #expect(try EngineResolver(explicit: "\(onlyDocker)/docker", environment: ["PATH": both]).locate().path == "\(onlyDocker)/docker")
+    }
+
+    @Test("no engine: the error says what was tried and how to fix it")
+    func missing() throws {
+        let empty = try Self.binDirectory([])
+        #expect {
+            _ = try EngineResolver(explicit: nil, environment: ["PATH": empty]).locate()
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("podman (from PATH): not found") && text.contains("docker (from PATH): not found")
+                && text.contains("apt-get install podman")
+        }
+        #expect {
+            _ = try EngineResolver(explicit: "/nonexistent/podman", environment: ["PATH": empty]).locate()
+        } throws: { error in
+            "\(error)".contains("/nonexistent/podman (from --engine): not found")
+        }
+        let other = try Self.binDirectory(["nerdctl"])
+        #expect(throws: EngineError.self) { try EngineResolver(explicit: "\(other)/nerdctl", environment: [:]).locate() }
+    }
+}
+
+@Suite("airlock doctor's runtime check")
+struct RuntimeCheckTests {
+    @Test("crun on hybrid cgroups is reported with the fix; on cgroup v2 it is fine")
+    func crunOnHybridCgroups() throws {
+        let bin = try EngineResolverTests.binDirectory(["crun", "runc"])
+        let hybrid = NSTemporaryDirectory() + "airlock-cgroup-\(UUID().uuidString)"
+        let unified = NSTemporaryDirectory() + "airlock-cgroup-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: hybrid, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: unified, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: unified + "/cgroup.controllers", contents: Data())
+        let podman = ContainerEngine(kind: .podman, path: "/usr/bin/podman", version: "4.3.1")
+        let problem = EngineChecks.runtimeProblem("crun", engine: podman, cgroupRoot: hybrid, searchPath: bin)
+        #expect(problem?.contains("crun fails on hybrid or v1 cgroups") == true)
+        #expect(problem?.contains("runtime: runc") == true)
+        #expect(EngineChecks.runtimeProblem("crun", engine: podman, cgroupRoot: unified, searchPath: bin) == nil)
+        #expect(EngineChecks.runtimeProblem("runc", engine: podman, cgroupRoot: hybrid, searchPath: bin) == nil)
+        #expect(EngineChecks.runtimeProblem("runsc", engine: podman, cgroupRoot: hybrid, searchPath: bin)?.contains("not installed") == true)
+    }
+}
+
+@Suite("The engine probe cache")
+struct EngineProbeCacheTests {
+    @Test("a probe is reused for the same binary, and redone when the binary changes")
+    func reuse() async throws {
+        let bin = try EngineResolverTests.binDirectory([])
+        let path = bin + "/podman"
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data("#!/bin/sh\necho 'podman version 9.9.9'\n".utf8), attributes: [.posixPermissions: 0o755])
+        let cache = EngineProbeCache(directory: bin + "/cache")
+        let resolver = EngineResolver(explicit: path, environment: [:])
+        #expect(try await resolver.resolve(probeRuntime: false, cache: cache).version == "9.9.9")
+        #expect(cache.lookup(path: path)?.version == "9.9.9")
+        // Rewrite the binary: a new size and modification time, so the cached probe is stale.
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data("#!/bin/sh\necho 'podman version 10.0.0-rc1'\n".utf8), attributes: [.posixPermissions: 0o755])
+        #expect(cache.lookup(path: path) == nil)
+        #expect(try await resolver.resolve(probeRuntime: false, cache: cache).version == "10.0.0-rc1")
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+
+/// `airlock run` end to end: the built binary, a real engine, the real tools image.
+@Suite("airlock run", .serialized)
+struct RunCommandTests {
+    static let engines = (ProcessInfo.processInfo.environment["AIRLOCK_TEST_ENGINES"] ?? "podman,docker").split(separator: ",").map(String.init)
+
+    /// A policy whose git may mount repositories from a fresh directory, and a repository in it.
+    struct Fixture {
+        var directory: String
+        var policy: String
+        var repository: String { directory + "/repo" }
+    }
+
+    static func fixture(seccomp: String? = nil) throws -> Fixture {
+        let root = CommandLineTests.repositoryRoot
+        let directory = NSTemporaryDirectory() + "airlock-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/repo", withIntermediateDirectories: true)
+        for command in [
+            ["init", "-q", "-b", "main"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first commit"],
+        ] {
+            let git = Process()
+            git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            git.arguments = ["-C", directory + "/repo"] + command
+            try git.run()
+            git.waitUntilExit()
+            #expect(git.terminationStatus == 0)
+        }
+        let policy = directory + "/policy.yaml"
+        try """
+            version: 1
+            tools:
+              git:
+                grammar: \(root)/policies/grammars/git.yaml
+                image: airlock/tools:1
+                entrypoint: [/usr/bin/git]
+                timeout: 30s
+                seccomp: \(seccomp ?? root + "/policies/seccomp/hardened.json")
+                runtime: runc
+                environment: {HOME: /tmp, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: safe.directory, GIT_CONFIG_VALUE_0: "*"}
+                mounts: [{root: \(directory)}]
+            contexts:
+              ro:
+                allow:
+                  - {id: inspect, tool: git, subcommand: [log, status, show], reason: reading changes nothing}
+            tenants:
+              default: {contexts: [ro]}
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        return Fixture(directory: directory, policy: policy)
+    }
+
+    @Test("text: the tool's output and exit status are ours", arguments: engines)
+    func text(engine: String) throws {
+        let fixture = try Self.fixture()
+        let run = try CommandLineTests.airlock([
+            "run", "--policy", fixture.policy, "--context", "ro", "--engine", engine, "--mount", "\(fixture.repository):/workspace",
+            "--", "git", "log", "--oneline",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("first commit"))
+        let failing = try CommandLineTests.airlock([
+            "run", "--policy", fixture.policy, "--context", "ro", "--engine", engine, "--mount", "\(fixture.repository):/workspace",
+            "--", "git", "show", "no-such-revision",
+        ])
+        #expect(failing.status == 128, "\(failing.stderr)")
+        #expect(failing.stderr.contains("no-such-revision"))
+    }
+
+    @Test("json: one record with the decision, counts and digests", arguments: engines)
+    func json(engine: String) throws {
+        let fixture = try Self.fixture()
+        let run = try CommandLineTests.airlock([
+            "run", "--policy", fixture.policy, "--context", "ro", "--engine", engine, "--format", "json",
+            "--mount", "\(fixture.repository):/workspace", "--", "git", "log", "--format=%s",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect((record["execution_id"] as? String)?.count == 36)
+        #expect(record["exit_code"] as? Int == 0)
+        #expect(record["stdout_bytes"] as? Int == "first commit\n".utf8.count)
+        #expect(record["stderr_bytes"] as? Int == 0)
+        #expect(record["stdout_truncated"] as? Bool == false)
+        #expect(record["timed_out"] as? Bool == false)
+        #expect(record["oom_killed"] as? Bool == false)
+        #expect(record["image"] as? String == "airlock/tools:1")
+        #expect((record["seccomp_profile_digest"] as? String)?.hasPrefix("sha256:") == true)
+        #expect((record["duration_ms"] as? Int ?? -1) >= 0)
+        #expect(record["stdout"] as? String == "first commit\n")
+        let decision = try #require(record["decision"] as? [String: Any])
+        #expect(decision["rule_id"] as? String == "inspect")
+        #expect(decision["allowed"] as? Bool == true)
+    }
+
+    @Test("denied: the reason on stderr, exit 3, nothing launched")
+    func denied() throws {
+        let fixture = try Self.fixture()
+        let run = try CommandLineTests.airlock([
+            "run", "--policy", fixture.policy, "--context", "ro", "--engine", "/nonexistent/podman", "--", "git", "push", "--force",
+        ])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("denied by airlock.default-deny"))
+        // The engine named does not exist: a denial never gets as far as resolving it.
+        #expect(!run.stderr.contains("nonexistent"))
+    }
+
+    @Test(
+        "refused before launch: mounts outside the roots, a broken seccomp profile, no engine",
+        arguments: [
+            (["--mount", "/etc:/workspace"], "outside the tool's mount roots"),
+            (["--mount", "REPO/../..:/workspace"], "outside the tool's mount roots"),
+            (["--mount", "REPO:/etc"], "must be /workspace or a path below it"),
+            (["--engine", "/nonexistent/podman"], "/nonexistent/podman (from --engine): not found"),
+        ])
+    func refused(extra: [String], message: String) throws {
+        let fixture = try Self.fixture()
+        let arguments = extra.map { $0.replacingOccurrences(of: "REPO", with: fixture.repository) }
+        let run = try CommandLineTests.airlock(["run", "--policy", fixture.policy, "--context", "ro"] + arguments + ["--", "git", "status"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(run.stderr.contains("nothing was launched"))
+    }
+
+    @Test("a broken seccomp profile is refused before launch, naming the entry")
+    func brokenSeccomp() throws {
+        let profile = NSTemporaryDirectory() + "airlock-profile-\(UUID().uuidString).json"
+        try """
+            {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "no_such_syscall"], "action": "SCMP_ACT_ALLOW"}]}
+            """.write(toFile: profile, atomically: true, encoding: .utf8)
+        let fixture = try Self.fixture(seccomp: profile)
+        let run = try CommandLineTests.airlock(["run", "--policy", fixture.policy, "--context", "ro", "--", "git", "status"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("no_such_syscall"), "\(run.stderr)")
+        #expect(run.stderr.contains("nothing was launched"))
+    }
+}
