@@ -207,3 +207,16 @@ struct ContainerRunTests {
         cleanup.waitUntilExit()
     }
 }
+
+@Suite("gVisor as an optional runtime")
+struct GVisorTests {
+    @Test("runsc under podman runs the tool hardened, as nobody, without a network")
+    func runsc() async throws {
+        let engine = try await EngineFixture.engine("podman")
+        var spec = EngineFixture.spec("id -u; ls /sys/class/net; touch /x 2>/dev/null || echo root-read-only", engine: engine)
+        spec.runtimeOverride = "/usr/bin/runsc"
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr))")
+        #expect(EngineFixture.text(result.stdout).split(separator: "\n") == ["65534", "lo", "root-read-only"])
+    }
+}
