@@ -13,45 +13,29 @@ struct JudgeCommand: ParsableCommand {
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
-
-    @Option(help: "The policy file.")
-    var policy: String = "policies/default.yaml"
-
-    @Option(help: "The security context to judge in.")
-    var context: String
-
-    @Option(help: "The tenant asking; omitted, tenant restrictions are not applied.")
-    var tenant: String?
-
-    @Option(help: "Output format: text or json.")
-    var format: Format = .text
+    @OptionGroup var request: CommandRequestOptions
 
     @Flag(help: "Show the parse and every rule's outcome.")
     var explain = false
 
-    @Argument(parsing: .postTerminator, help: "After --: the tool and its arguments.")
-    var command: [String] = []
-
     func validate() throws {
-        guard !command.isEmpty else {
-            throw ValidationError("Name the command after '--', e.g. airlock judge --context readonly -- git log")
-        }
+        try request.validate(example: "judge")
     }
 
     func run() throws {
         let loaded: Policy
         do {
-            loaded = try PolicyFiles.loader.load(path: policy)
+            loaded = try PolicyFiles.loader.load(path: request.policy)
         } catch {
             PolicyFiles.report(error)
             throw ExitStatus.error
         }
-        let request = JudgeRequest(
-            tool: command[0], rawArgv: Self.rawArguments(expected: command), tenant: tenant, securityContext: context)
+        let judgeRequest = JudgeRequest(
+            tool: request.command[0], rawArgv: Self.rawArguments(expected: request.command), tenant: request.tenant,
+            securityContext: request.context)
         let judge = Judge(policy: loaded)
-        let (decision, evaluations) = explain ? judge.explain(request) : (judge.decide(request), [])
-        switch format {
+        let (decision, evaluations) = explain ? judge.explain(judgeRequest) : (judge.decide(judgeRequest), [])
+        switch request.format {
         case .json: print(try DecisionReport(decision, evaluations: explain ? evaluations : nil).json())
         case .text: print(DecisionReport(decision, evaluations: explain ? evaluations : nil).text())
         }

@@ -11,24 +11,14 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Judge a command, then run it in the tool's hardened container.",
         discussion: """
-            Text mode passes the tool's stdout and stderr through and exits with the tool's status.
-            Airlock's own statuses: 3 denied (reason on stderr), 2 refused before launch (policy,
-            mount, seccomp profile or engine problem), 124 deadline passed, 125 the engine could not
+            Text mode passes the tool's stdout and stderr through and exits with the tool's status. \
+            Airlock's own statuses: 3 denied (reason on stderr), 2 refused before launch (policy, \
+            mount, seccomp profile or engine problem), 124 deadline passed, 125 the engine could not \
             run the tool (missing image, engine error), 130 cancelled.
+
             Example: airlock run --context readonly --mount /srv/repo:/workspace -- git log --oneline
             """
     )
-
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
-
-    @Option(help: "The policy file.")
-    var policy: String = "policies/default.yaml"
-
-    @Option(help: "The security context to judge in.")
-    var context: String
-
-    @Option(help: "The tenant asking; omitted, tenant restrictions are not applied (an operator's run).")
-    var tenant: String?
 
     @Option(name: .customLong("mount"), help: "HOST:PATH[:ro|rw], inside the tool's mount roots; repeatable.")
     var mounts: [String] = []
@@ -45,16 +35,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Bytes kept per stream in JSON mode (head and tail); every byte is counted regardless.")
     var retain: Int = 1 << 20
 
-    @Option(help: "Output format: text or json.")
-    var format: Format = .text
-
-    @Argument(parsing: .postTerminator, help: "After --: the tool and its arguments.")
-    var command: [String] = []
+    @OptionGroup var request: CommandRequestOptions
 
     func validate() throws {
-        guard !command.isEmpty else {
-            throw ValidationError("Name the command after '--', e.g. airlock run --context readonly -- git log")
-        }
+        try request.validate(example: "run")
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if retain < 0 { throw ValidationError("--retain cannot be negative") }
     }
@@ -62,14 +46,16 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded: Policy
         do {
-            loaded = try PolicyFiles.loader.load(path: policy)
+            loaded = try PolicyFiles.loader.load(path: request.policy)
         } catch {
             PolicyFiles.report(error)
             throw ExitStatus.error
         }
-        let request = JudgeRequest(
-            tool: command[0], rawArgv: JudgeCommand.rawArguments(expected: command), tenant: tenant, securityContext: context)
-        let decision = Judge(policy: loaded).decide(request)
+        let (command, tenant, format) = (request.command, request.tenant, request.format)
+        let judgeRequest = JudgeRequest(
+            tool: command[0], rawArgv: JudgeCommand.rawArguments(expected: command), tenant: tenant,
+            securityContext: request.context)
+        let decision = Judge(policy: loaded).decide(judgeRequest)
         guard decision.allowed, let tool = loaded.tools[decision.tool] else {
             switch format {
             case .json: print(try RunReport(decision: decision).json())
@@ -132,7 +118,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func refuse(_ message: String, decision: Decision) throws -> Never {
-        switch format {
+        switch request.format {
         case .json: print((try? RunReport(decision: decision, refusal: message).json()) ?? "{}")
         case .text: StandardError.print("airlock: \(message); nothing was launched")
         }
