@@ -58,6 +58,9 @@ struct JSONParser {
     private var index = 0
     private var line = 1
     private var lineStart = 0
+    /// The last column computed, and for which byte: columns are asked for in file order, so each
+    /// is counted on from the one before, keeping a long single-line file linear.
+    private var counted = (index: 0, column: 1)
 
     private init(_ bytes: [UInt8]) {
         self.bytes = bytes
@@ -172,13 +175,15 @@ struct JSONParser {
         }
     }
 
+    /// `\n` and the like: the byte after the backslash, and the byte it stands for.
+    private static let simpleEscapes: [UInt8: UInt8] = [
+        UInt8(ascii: "\""): UInt8(ascii: "\""), UInt8(ascii: "\\"): UInt8(ascii: "\\"), UInt8(ascii: "/"): UInt8(ascii: "/"),
+        UInt8(ascii: "b"): 0x08, UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "t"): 0x09,
+    ]
+
     private mutating func escape(into text: inout [UInt8]) throws(SyntaxError) {
         guard let byte = peek else { throw error("unterminated string") }
-        let simple: [UInt8: UInt8] = [
-            UInt8(ascii: "\""): UInt8(ascii: "\""), UInt8(ascii: "\\"): UInt8(ascii: "\\"), UInt8(ascii: "/"): UInt8(ascii: "/"),
-            UInt8(ascii: "b"): 0x08, UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "t"): 0x09,
-        ]
-        if let replacement = simple[byte] {
+        if let replacement = Self.simpleEscapes[byte] {
             text.append(replacement)
             index += 1
             return
@@ -263,6 +268,7 @@ struct JSONParser {
                 index += 1
                 line += 1
                 lineStart = index
+                counted = (index, 1)
             case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
                 index += 1
             default:
@@ -273,8 +279,13 @@ struct JSONParser {
 
     /// Line and column of the current byte; columns count Unicode scalars, not bytes.
     private var position: (line: Int, column: Int) {
-        let scalars = bytes[lineStart..<min(index, bytes.count)].count { $0 & 0xC0 != 0x80 }
-        return (line, scalars + 1)
+        mutating get {
+            let end = min(index, bytes.count)
+            if counted.index < lineStart || counted.index > end { counted = (lineStart, 1) }
+            counted.column += bytes[counted.index..<end].count { $0 & 0xC0 != 0x80 }
+            counted.index = end
+            return (line, counted.column)
+        }
     }
 
     /// The current character, quoted, for an error message.
@@ -285,7 +296,7 @@ struct JSONParser {
         return "'" + String(decoding: bytes[index..<end], as: UTF8.self) + "'"
     }
 
-    private func error(_ message: String) -> SyntaxError {
+    private mutating func error(_ message: String) -> SyntaxError {
         let (line, column) = position
         return SyntaxError(message: message, line: line, column: column)
     }

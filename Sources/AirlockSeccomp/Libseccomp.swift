@@ -12,14 +12,14 @@ import Musl
 /// A filter context lives only inside `compile` and is released on every path.
 enum Libseccomp {
     /// A comparison of one argument, in libseccomp's terms.
-    struct Condition: Sendable {
+    struct Condition: Sendable, Hashable {
         var argument: UInt32
         var comparison: SeccompComparison
         var a: UInt64
         var b: UInt64
     }
 
-    struct Rule: Sendable {
+    struct Rule: Sendable, Hashable {
         var syscall: Int32
         var action: UInt32
         var conditions: [Condition]
@@ -36,7 +36,10 @@ enum Libseccomp {
         var reason: String { String(cString: strerror(code)) }
     }
 
-    // MARK: Actions (seccomp.h defines them as macros, which Swift does not import)
+    // MARK: Actions
+
+    /// The encoding of seccomp.h: SCMP_ACT_ERRNO(x) and SCMP_ACT_TRACE(x) are function-like macros,
+    /// which Swift does not import, so the whole table is written here, in one place.
 
     static func action(_ action: SeccompAction, returnValue: UInt16?) -> UInt32 {
         switch action {

@@ -37,8 +37,7 @@ extension SeccompProfile {
             ])
         }
         var reader = SeccompProfileReader(file: file)
-        guard var profile = reader.read(root) else { throw SeccompProfileError(file: file, errors: reader.errors) }
-        profile.digest = digest(of: bytes)
+        guard var profile = reader.read(root, digest: digest(of: bytes)) else { throw SeccompProfileError(file: file, errors: reader.errors) }
         profile.program = try compile(profile)
         return profile
     }
@@ -75,6 +74,17 @@ extension SeccompProfile {
                 }
             }
         }
+        // Each distinct rule costs at least one instruction, so past the kernel's limit the filter
+        // cannot load; and libseccomp's time grows with the square of the rules of one system call
+        // (50,000 take minutes). Refuse before compiling.
+        let distinct = Set(rules).count
+        if distinct > maximumInstructions {
+            throw SeccompProfileError(file: profile.file, errors: [
+                SeccompError(
+                    .invalidValue, "the profile makes \(distinct) distinct filter rules, each at least one BPF instruction: more than the kernel's limit of \(maximumInstructions)",
+                    file: profile.file)
+            ])
+        }
         let nameCount = profile.rules.reduce(0) { $0 + $1.names.count }
         let (program, failures) = Libseccomp.compile(
             defaultAction: defaultAction, architectures: profile.filterArchitectures.compactMap(SeccompArchitecture.token), rules: rules,
@@ -84,10 +94,16 @@ extension SeccompProfile {
                 return SeccompError(.libseccomp, "libseccomp \(Libseccomp.version) failed in \(failure.operation)", file: profile.file, cause: failure.reason)
             }
             let origin = origins[index]
+            var message = "libseccomp \(Libseccomp.version) refused the rule for '\(origin.name)'"
+            if failure.code == EEXIST {
+                let same = rules[index]
+                let earlier = rules[..<index].indices.first { rules[$0].syscall == same.syscall && rules[$0].conditions == same.conditions }
+                message += ": " + (earlier.map { origins[$0].rule.path } ?? "another entry")
+                message += " gives it a different action for the same argument filters"
+            }
             return SeccompError(
-                .libseccomp, "libseccomp \(Libseccomp.version) refused the rule for '\(origin.name)'", file: profile.file, line: origin.rule.line,
-                column: origin.rule.column, path: origin.rule.path + ".names[\(origin.nameIndex)]", syscalls: origin.rule.names,
-                cause: failure.reason)
+                .libseccomp, message, file: profile.file, line: origin.rule.line, column: origin.rule.column,
+                path: origin.rule.path + ".names[\(origin.nameIndex)]", syscalls: origin.rule.names, cause: failure.reason)
         }
         if let program, program.count / 8 > maximumInstructions {
             errors.append(

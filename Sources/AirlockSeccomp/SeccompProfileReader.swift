@@ -44,9 +44,9 @@ struct SeccompProfileReader {
         "listenerMetadata": "SCMP_ACT_NOTIFY and its listener are not supported",
     ]
 
-    /// The profile, or nil when anything is wrong (see `errors`). `digest` and `program` are left
-    /// for the caller.
-    mutating func read(_ root: JSONNode) -> SeccompProfile? {
+    /// The profile, or nil when anything is wrong (see `errors`). `program` is left empty for the
+    /// compiler.
+    mutating func read(_ root: JSONNode, digest: String) -> SeccompProfile? {
         let top = Place()
         guard let fields = fields(root, top, what: "the profile", allowed: Self.topKeys, required: ["defaultAction"]) else {
             return nil
@@ -76,13 +76,13 @@ struct SeccompProfileReader {
         var rules: [SeccompRule] = []
         if let node = fields["syscalls"], let items = list(node, top.key("syscalls")) {
             for (index, item) in items.enumerated() {
-                if let rule = rule(item, entry: index, defaultAction: defaultAction) { rules.append(rule) }
+                if let rule = rule(item, entry: index) { rules.append(rule) }
             }
         }
 
         guard errors.isEmpty, let defaultAction else { return nil }
         return SeccompProfile(
-            file: file, digest: "", defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet, architectures: architectures,
+            file: file, digest: digest, defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet, architectures: architectures,
             archMap: archMap, rules: rules, filterArchitectures: Self.filterArchitectures(architectures: architectures, archMap: archMap),
             absentSyscalls: absent.sorted(), program: [])
     }
@@ -99,7 +99,7 @@ struct SeccompProfileReader {
 
     // MARK: Entries
 
-    mutating func rule(_ node: JSONNode, entry: Int, defaultAction: SeccompAction?) -> SeccompRule? {
+    mutating func rule(_ node: JSONNode, entry: Int) -> SeccompRule? {
         var place = Place(path: "syscalls[\(entry)]")
         place.syscalls = Self.names(of: node)
         let errorCount = errors.count
@@ -126,12 +126,13 @@ struct SeccompProfileReader {
         let comment = fields["comment"].flatMap { string($0, place.key("comment"), what: "a string") }
 
         var names: [String] = []
+        var seen: Set<String> = []
         if let node = fields["names"], let items = list(node, place.key("names")) {
             if items.isEmpty { error(.invalidValue, "must name at least one system call", at: node, place.key("names")) }
             for (index, item) in items.enumerated() {
                 let itemPlace = place.key("names").index(index)
                 guard let name = string(item, itemPlace, what: "a system call name") else { continue }
-                guard !names.contains(name) else {
+                guard seen.insert(name).inserted else {
                     error(.duplicate, "'\(name)' is listed twice in this entry", at: item, itemPlace)
                     continue
                 }

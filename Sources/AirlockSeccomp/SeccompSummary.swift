@@ -95,7 +95,7 @@ public struct SeccompSummary: Sendable, Hashable, CustomStringConvertible {
         if defaultLetsCallsRun {
             lines.append("allowed: every system call without a rule of its own")
         } else {
-            var line = "allowed: \(allowed.count) system calls"
+            var line = "allowed: \(allowed.count) system call\(allowed.count == 1 ? "" : "s")"
             if !allowedWithArgumentFilters.isEmpty {
                 line += ", \(allowedWithArgumentFilters.count) of them only with argument filters (\(allowedWithArgumentFilters.joined(separator: ", ")))"
             }

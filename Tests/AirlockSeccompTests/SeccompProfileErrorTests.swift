@@ -7,7 +7,7 @@ struct SeccompProfileErrorTests {
     static let brokenEntries: [(entry: String, code: SeccompError.Code, text: String)] = [
         (
             #"{"names": ["ptrac"], "action": "SCMP_ACT_ERRNO"}"#, .unknownSyscall,
-            "syscalls[1].names[0] (ptrac): unknown system call 'ptrac' on x86_64 (did you mean 'ptrace'?)"
+            "syscalls[1].names[0] (ptrac): unknown system call 'ptrac' on \(TestSupport.architecture) (did you mean 'ptrace'?)"
         ),
         (
             #"{"names": ["ptrace"], "action": "SCMP_ACT_DENY"}"#, .invalidValue,
@@ -140,9 +140,39 @@ struct SeccompProfileErrorTests {
         ])
         #expect(errors.map(\.line) == [2, 4, 5, 6, 6, 7])
         #expect(errors[0].message.hasPrefix("unknown action 'SCMP_ACT_EROR' (did you mean 'SCMP_ACT_ERRNO'?)"))
-        #expect(errors[1].message == "unknown system call 'wrte' on x86_64 (did you mean 'write'?)")
+        #expect(errors[1].message == "unknown system call 'wrte' on \(TestSupport.architecture) (did you mean 'write'?)")
         #expect(errors[2].message.hasPrefix("unknown key 'nmaes' in the entry (did you mean 'names'?)"))
         #expect(errors[4].message.hasPrefix("unknown comparison 'SCMP_CMP_NEQ' (did you mean 'SCMP_CMP_NE'?)"))
+    }
+
+    @Test("what only libseccomp knows is wrong is reported by the entry it refused")
+    func refusedByLibseccomp() {
+        let json = """
+            {
+              "defaultAction": "SCMP_ACT_ERRNO",
+              "syscalls": [
+                {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21505, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["read", "ioctl"], "action": "SCMP_ACT_KILL", "args": [{"index": 1, "value": 21505, "op": "SCMP_CMP_EQ"}]}
+              ]
+            }
+            """
+        let errors = TestSupport.errors(json)
+        #expect(errors.map(\.code) == [.libseccomp])
+        #expect(errors.first?.path == "syscalls[1].names[1]")
+        #expect(errors.first?.line == 5)
+        #expect(
+            errors.first?.description.contains(
+                "test.json:5:5: error: syscalls[1].names[1] (read, ioctl): libseccomp 2.5.4 refused the rule for 'ioctl': syscalls[0] gives it a different action for the same argument filters (File exists)"
+            ) == true, "\(errors)")
+    }
+
+    @Test("a profile too large for the kernel is refused before libseccomp spends minutes on it")
+    func tooLarge() {
+        let entries = (0..<4097).map { #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": \#($0), "op": "SCMP_CMP_EQ"}]}"# }
+        let errors = TestSupport.errors(#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": ["# + entries.joined(separator: ",\n") + "]}")
+        #expect(errors.map(\.message) == [
+            "the profile makes 4097 distinct filter rules, each at least one BPF instruction: more than the kernel's limit of 4096"
+        ])
     }
 
     @Test("a file that cannot be read says why")

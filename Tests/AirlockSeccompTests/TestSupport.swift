@@ -9,6 +9,17 @@ enum TestSupport {
         return url.path
     }()
 
+    /// libseccomp's name for this machine's architecture, as errors say it.
+    static let architecture: String = {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
+    }()
+
     static let hardenedPath = repositoryRoot + "/policies/seccomp/hardened.json"
 
     static let hardened: SeccompProfile = {
@@ -29,8 +40,7 @@ enum TestSupport {
         }
     }
 
-    /// A small valid profile with one entry `entry` (JSON object text) after an allow-list that keeps
-    /// a shell running.
+    /// A small profile whose second entry is `entry` (JSON text): it is `syscalls[1]`, on line 7.
     static func profile(entry: String) -> String {
         """
         {
