@@ -87,6 +87,9 @@ struct RunCommand: AsyncParsableCommand {
         let runner = ContainerRunner(engine: resolvedEngine, retentionBytes: format == .json ? retain : 0)
         var streaming: ContainerRunner.OutputHandler?
         if format == .text {
+            // Output is relayed in chunks of up to 1 MiB: a larger pipe to our reader means fewer
+            // wake-ups on both sides (fails harmlessly when stdout is not a pipe).
+            for descriptor in [STDOUT_FILENO, STDERR_FILENO] { _ = fcntl(descriptor, 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)) }
             streaming = { stream, bytes in
                 StandardStreams.write(bytes, to: stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
             }
