@@ -1,5 +1,11 @@
 import AirlockPolicy
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Everything the engine is told about one container. It is built from the policy's tool entry;
 /// from the caller come only the argv (already judged), the tenant and mounts checked by `MountResolver`.
 public struct ContainerRunSpec: Sendable, Hashable {
@@ -82,12 +88,6 @@ public struct ContainerOwner: Sendable, Hashable, CustomStringConvertible {
         self.init(host: String(label[..<colon]), pid: pid)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 enum ProcessInfoHost {
     static let name: String = {

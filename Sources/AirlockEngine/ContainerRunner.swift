@@ -72,16 +72,8 @@ public struct ContainerRunner: Sendable {
         }
         defer { deadline.cancel() }
 
-        let stdoutPipe: PipeDrain
-        let stderrPipe: PipeDrain
-        do {
-            stdoutPipe = try PipeDrain()
-            stderrPipe = try PipeDrain()
-        } catch let error as EngineError {
-            throw error
-        } catch {
-            throw EngineError("\(error)")
-        }
+        let stdoutPipe = try PipeDrain()
+        let stderrPipe = try PipeDrain()
         // Both streams are drained at once, each on its own thread: neither pipe can fill and stall the tool.
         async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, onOutput: onOutput)
         async let stderrCapture = stderrPipe.drain(.stderr, retention: retention, onOutput: onOutput)

@@ -17,7 +17,7 @@ final class PipeDrain: Sendable {
     /// F_SETPIPE_SZ (Linux), which Swift's Glibc module does not export.
     static let setPipeSize: Int32 = 1031
 
-    init() throws {
+    init() throws(EngineError) {
         var descriptors: [Int32] = [0, 0]
         // pipe2(O_CLOEXEC) is not visible from Swift's Glibc; a child spawned in the instant before
         // FD_CLOEXEC is set could inherit an end, which only delays EOF until `abandon` gives up.

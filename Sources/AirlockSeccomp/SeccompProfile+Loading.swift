@@ -7,15 +7,19 @@ import Musl
 #endif
 
 extension SeccompProfile {
+    /// Reads a file's bytes; the caller does the I/O (as with `PolicyLoader`), so this module has
+    /// one reader to trust: the executable's.
+    public typealias FileReader = (String) throws -> [UInt8]
+
     /// Reads, validates and compiles a profile file.
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
-    public static func load(path: String) throws(SeccompProfileError) -> SeccompProfile {
+    public static func load(path: String, readFile: FileReader) throws(SeccompProfileError) -> SeccompProfile {
         let bytes: [UInt8]
         do {
             bytes = try readFile(path)
         } catch {
-            throw SeccompProfileError(file: path, errors: [SeccompError(.unreadableFile, "cannot read the profile", file: path, cause: error.reason)])
+            throw SeccompProfileError(file: path, errors: [SeccompError(.unreadableFile, "cannot read the profile", file: path, cause: "\(error)")])
         }
         return try parse(bytes, file: path)
     }
@@ -113,28 +117,5 @@ extension SeccompProfile {
         }
         guard errors.isEmpty, let program else { throw SeccompProfileError(file: profile.file, errors: errors) }
         return program
-    }
-}
-
-/// A file that could not be read, said the way `cat` would say it ("No such file or directory").
-struct FileReadError: Error {
-    let reason: String
-}
-
-/// Reads a whole file; errors carry the system's reason.
-func readFile(_ path: String) throws(FileReadError) -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    if descriptor < 0 { throw FileReadError(reason: String(cString: strerror(errno))) }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw FileReadError(reason: String(cString: strerror(errno)))
-        }
-        if count == 0 { return bytes }
-        bytes += buffer[0..<count]
     }
 }

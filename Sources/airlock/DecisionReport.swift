@@ -30,12 +30,14 @@ struct DecisionReport: Encodable {
         explain = evaluations.map { Explanation(parsed: decision.parsedCommand, rules: $0) }
     }
 
-    func json() throws -> String {
+    static func snakeCaseJSON(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
+
+    func json() throws -> String { try Self.snakeCaseJSON(self) }
 
     func text() -> String {
         let command = ([tool] + (requestedSubcommand.isEmpty ? [] : [requestedSubcommand])).joined(separator: " ")

@@ -55,7 +55,7 @@ struct DoctorCommand: AsyncParsableCommand {
         if let loaded {
             for path in Set(loaded.tools.values.map(\.container.seccompProfile)).sorted() {
                 do {
-                    let profile = try SeccompProfile.load(path: path)
+                    let profile = try PolicyFiles.seccompProfile(path)
                     report(true, "seccomp profile", "\(path) compiles (\(profile.digest))")
                 } catch {
                     report(false, "seccomp profile", "\(error)")

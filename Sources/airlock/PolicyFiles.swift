@@ -1,4 +1,5 @@
 import AirlockPolicy
+import AirlockSeccomp
 import Foundation
 
 /// Loads policies from the file system for the command-line tools.
@@ -29,8 +30,9 @@ struct FileReadError: Error, CustomStringConvertible {
 }
 
 extension PolicyFiles {
-    /// Reads a whole file as UTF-8 text; errors carry the system's reason.
-    static func readText(_ path: String) throws(FileReadError) -> String {
+    /// Reads a whole file; errors carry the system's reason. The one file reader of the command
+    /// line: policies, grammars and seccomp profiles all come through it.
+    static func readBytes(_ path: String) throws(FileReadError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 { throw FileReadError(description: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -42,12 +44,21 @@ extension PolicyFiles {
                 if errno == EINTR { continue }
                 throw FileReadError(description: String(cString: strerror(errno)))
             }
-            if count == 0 { break }
+            if count == 0 { return bytes }
             bytes += buffer[0..<count]
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+    }
+
+    /// Reads a whole file as UTF-8 text.
+    static func readText(_ path: String) throws(FileReadError) -> String {
+        guard let text = String(validating: try readBytes(path), as: UTF8.self) else {
             throw FileReadError(description: "the file is not UTF-8 text")
         }
         return text
+    }
+
+    /// Loads, validates and compiles a seccomp profile.
+    static func seccompProfile(_ path: String) throws(SeccompProfileError) -> SeccompProfile {
+        try SeccompProfile.load(path: path, readFile: readBytes)
     }
 }

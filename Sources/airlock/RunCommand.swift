@@ -70,7 +70,7 @@ struct RunCommand: AsyncParsableCommand {
         let resolvedEngine: ContainerEngine
         do {
             resolvedMounts = try MountResolver.resolve(mounts.map { text throws(MountError) in try MountRequest(parsing: text) }, roots: tool.container.mountRoots)
-            profile = try SeccompProfile.load(path: tool.container.seccompProfile)
+            profile = try PolicyFiles.seccompProfile(tool.container.seccompProfile)
             resolvedEngine = try await EngineResolver(explicit: engine).resolve(probeRuntime: false, cache: .standard())
         } catch {
             try refuse("\(error)", decision: decision)
@@ -205,12 +205,7 @@ struct RunReport: Encodable {
         return capture.truncated ? "\(head)\n[… \(capture.droppedBytes) bytes dropped …]\n\(tail)" : head + tail
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    func json() throws -> String { try DecisionReport.snakeCaseJSON(self) }
 }
 
 enum StandardStreams {

@@ -29,7 +29,7 @@ extension SeccompCommand {
             var failed = false
             for path in profiles {
                 do {
-                    let profile = try SeccompProfile.load(path: path)
+                    let profile = try PolicyFiles.seccompProfile(path)
                     print(Self.summary(profile))
                 } catch {
                     for item in error.errors { StandardError.print(item.description) }

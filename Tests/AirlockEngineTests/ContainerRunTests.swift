@@ -78,6 +78,8 @@ struct ContainerRunTests {
     @Test("nobody, no capabilities, read-only root, loopback only", arguments: EngineFixture.engineNames)
     func identity(engineName: String) async throws {
         let engine = try await EngineFixture.engine(engineName)
+        // A variable of the host (and so of the engine CLI) must not reach the tool.
+        setenv("AIRLOCK_HOST_ONLY_PROBE", "leaked", 1)
         let script = "id -u; id -g; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; ls /sys/class/net; touch /x 2>/dev/null || echo root-read-only; touch /tmp/x && echo tmp-writable; env"
         let result = try await ContainerRunner(engine: engine).run(EngineFixture.spec(script, engine: engine))
         let out = EngineFixture.text(result.stdout)
@@ -90,6 +92,7 @@ struct ContainerRunTests {
         #expect(lines.contains("root-read-only"))
         #expect(lines.contains("tmp-writable"))
         #expect(lines.contains("HOME=/tmp"))
+        #expect(!out.contains("AIRLOCK_HOST_ONLY_PROBE") && !out.contains("leaked"))
     }
 
     @Test("a fork bomb is contained by the pids limit", arguments: EngineFixture.engineNames)

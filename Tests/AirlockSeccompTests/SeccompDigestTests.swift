@@ -10,15 +10,15 @@ struct SeccompDigestTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let text = TestSupport.profile(entry: #"{"names": ["close"], "action": "SCMP_ACT_ALLOW"}"#)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let first = try SeccompProfile.load(path: path)
-        #expect(try SeccompProfile.load(path: path).digest == first.digest)
+        let first = try TestSupport.load(path)
+        #expect(try TestSupport.load(path).digest == first.digest)
 
         try (text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        let reformatted = try SeccompProfile.load(path: path)
+        let reformatted = try TestSupport.load(path)
         #expect(reformatted.digest != first.digest, "the engine is handed the bytes, so any byte counts")
 
         try text.replacingOccurrences(of: "\"close\"", with: "\"close\", \"dup\"").write(toFile: path, atomically: true, encoding: .utf8)
-        let changed = try SeccompProfile.load(path: path)
+        let changed = try TestSupport.load(path)
         #expect(changed.digest != first.digest)
         #expect(changed.digest != reformatted.digest)
     }

@@ -24,11 +24,19 @@ enum TestSupport {
 
     static let hardened: SeccompProfile = {
         do {
-            return try SeccompProfile.load(path: hardenedPath)
+            return try load(hardenedPath)
         } catch {
             fatalError("the hardened profile does not load:\n\(error)")
         }
     }()
+
+    /// Loads a profile file as the command line does (it hands the loader its bytes).
+    static func load(_ path: String) throws(SeccompProfileError) -> SeccompProfile {
+        try SeccompProfile.load(path: path) { path in
+            guard let data = FileManager.default.contents(atPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
+            return Array(data)
+        }
+    }
 
     /// The errors of parsing `json` as the profile `test.json`; empty when it loads.
     static func errors(_ json: String) -> [SeccompError] {

@@ -133,4 +133,17 @@ struct RunCommandTests {
         #expect(run.stderr.contains("no_such_syscall"), "\(run.stderr)")
         #expect(run.stderr.contains("nothing was launched"))
     }
+
+    @Test("bad usage is refused with what was wrong", arguments: [
+        (["--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["--retain=-1"], "--retain cannot be negative"),
+        ([], "Name the command after '--'"),
+    ])
+    func badUsage(extra: [String], message: String) throws {
+        let fixture = try Self.fixture()
+        let command = extra.isEmpty ? [] : ["--", "git", "status"]
+        let run = try CommandLineTests.airlock(["run", "--policy", fixture.policy, "--context", "ro"] + extra + command)
+        #expect(run.status == 64)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
 }

@@ -36,4 +36,11 @@ struct SeccompCommandTests {
         #expect(run.stderr.contains("\(path):5:6: error: syscalls[1]: unknown key 'nmaes' in the entry (did you mean 'names'?)"))
         #expect(run.stderr.hasSuffix("\(path): 2 errors\n"))
     }
+
+    @Test("seccomp check: a missing file is an error with the system's reason")
+    func missingFile() throws {
+        let run = try CommandLineTests.airlock(["seccomp", "check", "/nonexistent/profile.json"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("/nonexistent/profile.json: error: cannot read the profile (No such file or directory)"), "\(run.stderr)")
+    }
 }
