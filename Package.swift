@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
         .library(name: "AirlockEngine", targets: ["AirlockEngine"]),
         .library(name: "AirlockSeccomp", targets: ["AirlockSeccomp"]),
+        .library(name: "AirlockEvents", targets: ["AirlockEvents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Pure: the policy model, tool grammars, the argv parser and the judge. No I/O beyond the
@@ -61,12 +63,30 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libpq, PostgreSQL's client library (Debian: libpq-dev).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // The audit trail: event model, EventStore (SQLite via GRDB, PostgreSQL via libpq), spool,
+        // reconciliation of invocations a crash left open.
+        .target(
+            name: "AirlockEvents",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "airlock",
             dependencies: [
                 "AirlockPolicy",
                 "AirlockEngine",
                 "AirlockSeccomp",
+                "AirlockEvents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -92,6 +112,11 @@ let package = Package(
         .testTarget(
             name: "AirlockEngineTests",
             dependencies: ["AirlockEngine", "AirlockPolicy"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AirlockEventsTests",
+            dependencies: ["AirlockEvents"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,233 @@
+import Foundation
+
+/// The `gateway_events.event_type` tags Airlock writes, exactly as the gateway documents them
+/// (`reference/gateway-observability.txt`).
+public enum EventType: String, Sendable, CaseIterable, Codable {
+    case cliToolRegistered = "CliToolRegistered"
+    case cliToolInvocationStarted = "CliToolInvocationStarted"
+    case cliToolInvocationCompleted = "CliToolInvocationCompleted"
+    case cliToolSemanticRejected = "CliToolSemanticRejected"
+}
+
+/// A typed event payload: a flat JSON object with the documented key fields, snake_case, and extra
+/// fields for investigators. Documented fields are never renamed.
+public protocol AuditPayload: Codable, Sendable {
+    static var eventType: EventType { get }
+    /// The moment the event describes; also the row's `created_at`.
+    var occurredAt: Date { get }
+}
+
+/// `CliToolRegistered`: a tool was registered at run time.
+public struct CliToolRegistered: AuditPayload, Equatable {
+    public static let eventType = EventType.cliToolRegistered
+    // Documented key fields.
+    public var name: String
+    public var dockerImage: String
+    public var registeredAt: Date
+    // Extra fields.
+    public var tenantId: String?
+    public var description: String?
+    public var allowedSubcommands: [String]?
+    public var grammar: String?
+    public var traceId: String?
+
+    public init(
+        name: String, dockerImage: String, registeredAt: Date = Date(), tenantId: String? = nil, description: String? = nil,
+        allowedSubcommands: [String]? = nil, grammar: String? = nil, traceId: String? = nil
+    ) {
+        self.name = name
+        self.dockerImage = dockerImage
+        self.registeredAt = registeredAt
+        self.tenantId = tenantId
+        self.description = description
+        self.allowedSubcommands = allowedSubcommands
+        self.grammar = grammar
+        self.traceId = traceId
+    }
+
+    public var occurredAt: Date { registeredAt }
+}
+
+/// `CliToolInvocationStarted`: the container is about to be launched. Committed before the launch.
+public struct CliToolInvocationStarted: AuditPayload, Equatable {
+    public static let eventType = EventType.cliToolInvocationStarted
+    // Documented key fields.
+    public var executionId: String
+    public var toolName: String
+    public var dockerImage: String
+    /// The entrypoint, as an argv array.
+    public var command: [String]
+    /// The judged arguments after the entrypoint.
+    public var args: [String]
+    public var tenantId: String
+    public var startedAt: Date
+    // Extra fields.
+    public var securityContext: String
+    public var ruleId: String
+    public var requestedSubcommand: String
+    public var policyDigest: String
+    public var seccompProfileDigest: String
+    /// `podman 4.3.1`, `docker 28.2.2`.
+    public var engine: String
+    /// The container's name (`airlock-<execution_id>`): what reconciliation kills after a crash.
+    public var containerName: String
+    /// `<host>:<pid>` of the process that launched the container.
+    public var owner: String
+    public var timeoutMs: Int64
+    public var traceId: String?
+
+    public init(
+        executionId: String, toolName: String, dockerImage: String, command: [String], args: [String], tenantId: String,
+        startedAt: Date = Date(), securityContext: String, ruleId: String, requestedSubcommand: String, policyDigest: String,
+        seccompProfileDigest: String, engine: String, containerName: String, owner: String, timeoutMs: Int64,
+        traceId: String? = nil
+    ) {
+        self.executionId = executionId
+        self.toolName = toolName
+        self.dockerImage = dockerImage
+        self.command = command
+        self.args = args
+        self.tenantId = tenantId
+        self.startedAt = startedAt
+        self.securityContext = securityContext
+        self.ruleId = ruleId
+        self.requestedSubcommand = requestedSubcommand
+        self.policyDigest = policyDigest
+        self.seccompProfileDigest = seccompProfileDigest
+        self.engine = engine
+        self.containerName = containerName
+        self.owner = owner
+        self.timeoutMs = timeoutMs
+        self.traceId = traceId
+    }
+
+    public var occurredAt: Date { startedAt }
+}
+
+/// `CliToolInvocationCompleted`: the container exited, was killed, or never ran (engine failure,
+/// abandoned by a crashed worker). Written for every started invocation.
+public struct CliToolInvocationCompleted: AuditPayload, Equatable {
+    public static let eventType = EventType.cliToolInvocationCompleted
+
+    /// How the invocation ended.
+    public enum Outcome: String, Codable, Sendable {
+        case exited
+        case timedOut = "timed_out"
+        case cancelled
+        case engineFailure = "engine_failure"
+        /// The process that started it died; found and closed at the next start.
+        case abandoned
+    }
+
+    // Documented key fields.
+    public var executionId: String
+    public var toolName: String
+    /// The tool's exit status; null when it is unknown (abandoned).
+    public var exitCode: Int32?
+    public var stdoutBytes: Int64
+    public var stderrBytes: Int64
+    public var durationMs: Int64
+    public var completedAt: Date
+    // Extra fields.
+    public var tenantId: String
+    public var outcome: Outcome
+    public var timedOut: Bool
+    public var oomKilled: Bool
+    public var cancelled: Bool
+    public var abandoned: Bool
+    public var stdoutTruncated: Bool
+    public var stderrTruncated: Bool
+    /// The engine's message when it could not run the tool.
+    public var engineError: String?
+    public var traceId: String?
+
+    public init(
+        executionId: String, toolName: String, exitCode: Int32?, stdoutBytes: Int64, stderrBytes: Int64, durationMs: Int64,
+        completedAt: Date = Date(), tenantId: String, outcome: Outcome, oomKilled: Bool = false,
+        stdoutTruncated: Bool = false, stderrTruncated: Bool = false, engineError: String? = nil, traceId: String? = nil
+    ) {
+        self.executionId = executionId
+        self.toolName = toolName
+        self.exitCode = exitCode
+        self.stdoutBytes = stdoutBytes
+        self.stderrBytes = stderrBytes
+        self.durationMs = durationMs
+        self.completedAt = completedAt
+        self.tenantId = tenantId
+        self.outcome = outcome
+        self.timedOut = outcome == .timedOut
+        self.oomKilled = oomKilled
+        self.cancelled = outcome == .cancelled
+        self.abandoned = outcome == .abandoned
+        self.stdoutTruncated = stdoutTruncated
+        self.stderrTruncated = stderrTruncated
+        self.engineError = engineError
+        self.traceId = traceId
+    }
+
+    public var occurredAt: Date { completedAt }
+
+    enum CodingKeys: String, CodingKey {
+        case executionId, toolName, exitCode, stdoutBytes, stderrBytes, durationMs, completedAt, tenantId, outcome
+        case timedOut, oomKilled, cancelled, abandoned, stdoutTruncated, stderrTruncated, engineError, traceId
+    }
+
+    // Written by hand so that `exit_code`, a documented field, is present as null when unknown.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(executionId, forKey: .executionId)
+        try container.encode(toolName, forKey: .toolName)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(stdoutBytes, forKey: .stdoutBytes)
+        try container.encode(stderrBytes, forKey: .stderrBytes)
+        try container.encode(durationMs, forKey: .durationMs)
+        try container.encode(completedAt, forKey: .completedAt)
+        try container.encode(tenantId, forKey: .tenantId)
+        try container.encode(outcome, forKey: .outcome)
+        try container.encode(timedOut, forKey: .timedOut)
+        try container.encode(oomKilled, forKey: .oomKilled)
+        try container.encode(cancelled, forKey: .cancelled)
+        try container.encode(abandoned, forKey: .abandoned)
+        try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
+        try container.encode(stderrTruncated, forKey: .stderrTruncated)
+        try container.encodeIfPresent(engineError, forKey: .engineError)
+        try container.encodeIfPresent(traceId, forKey: .traceId)
+    }
+}
+
+/// `CliToolSemanticRejected`: the judge vetoed an invocation; nothing was launched.
+public struct CliToolSemanticRejected: AuditPayload, Equatable {
+    public static let eventType = EventType.cliToolSemanticRejected
+    // Documented key fields.
+    public var executionId: String
+    public var toolName: String
+    public var requestedSubcommand: String
+    public var rejectionReason: String
+    public var securityContext: String
+    public var rejectedAt: Date
+    // Extra fields.
+    public var ruleId: String
+    public var policyDigest: String
+    public var tenantId: String
+    public var args: [String]
+    public var traceId: String?
+
+    public init(
+        executionId: String, toolName: String, requestedSubcommand: String, rejectionReason: String, securityContext: String,
+        rejectedAt: Date = Date(), ruleId: String, policyDigest: String, tenantId: String, args: [String], traceId: String? = nil
+    ) {
+        self.executionId = executionId
+        self.toolName = toolName
+        self.requestedSubcommand = requestedSubcommand
+        self.rejectionReason = rejectionReason
+        self.securityContext = securityContext
+        self.rejectedAt = rejectedAt
+        self.ruleId = ruleId
+        self.policyDigest = policyDigest
+        self.tenantId = tenantId
+        self.args = args
+        self.traceId = traceId
+    }
+
+    public var occurredAt: Date { rejectedAt }
+}

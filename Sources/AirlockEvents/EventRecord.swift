@@ -1,0 +1,117 @@
+import Foundation
+
+/// One row to append to `gateway_events`: type, time and the payload as JSON text.
+///
+/// Every payload carries an `event_id`: the stores keep it unique, so delivering the same record
+/// twice (a retry after a lost acknowledgement, a spool flushed by two processes) writes it once.
+public struct EventRecord: Sendable, Equatable {
+    public var eventID: String
+    public var type: EventType
+    public var createdAt: Date
+    /// A flat JSON object, `event_id` included.
+    public var payload: String
+
+    public init(eventID: String, type: EventType, createdAt: Date, payload: String) {
+        self.eventID = eventID
+        self.type = type
+        self.createdAt = createdAt
+        self.payload = payload
+    }
+
+    /// Encodes a typed payload; `eventID` defaults to a fresh UUID.
+    public init<Payload: AuditPayload>(_ payload: Payload, eventID: String = UUID().uuidString.lowercased()) {
+        self.eventID = eventID
+        self.type = Payload.eventType
+        self.createdAt = payload.occurredAt
+        // Encoding plain strings, numbers, booleans and arrays of them cannot fail.
+        self.payload = try! EventJSON.encode(WithEventID(eventID: eventID, payload: payload))
+    }
+
+    /// Decodes the payload as `Payload` (tests and tools reading the trail back).
+    public func decode<Payload: AuditPayload>(_: Payload.Type) throws -> Payload {
+        try EventJSON.decoder.decode(Payload.self, from: Data(payload.utf8))
+    }
+}
+
+/// The payload with `event_id` added as one more field of the same flat object.
+private struct WithEventID<Payload: AuditPayload>: Encodable {
+    var eventID: String
+    var payload: Payload
+
+    enum CodingKeys: String, CodingKey { case eventId }
+
+    func encode(to encoder: any Encoder) throws {
+        try payload.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(eventID, forKey: .eventId)
+    }
+}
+
+/// The JSON conventions of the audit trail: snake_case keys, RFC 3339 UTC timestamps with
+/// milliseconds, keys sorted so equal events have equal text.
+public enum EventJSON {
+    public static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.rfc3339(date))
+        }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parseRFC3339(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 timestamp: \(text)")
+            }
+            return date
+        }
+        return decoder
+    }
+}
+
+/// Timestamps in the forms the audit trail uses.
+public enum Timestamp {
+    /// `2026-11-23T10:15:30.123Z`
+    public static func rfc3339(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    public static func parseRFC3339(_ text: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        return try? Date.ISO8601FormatStyle().parse(text)
+    }
+
+    /// `2026-11-23 10:15:30.123`, UTC: SQLite's `datetime()` text form plus milliseconds, so that
+    /// `created_at > datetime('now', '-1 hour')` compares correctly as text.
+    public static func sqlite(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var time = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d.%03d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millis % 1000))
+    }
+
+    public static func parseSQLite(_ text: String) -> Date? {
+        let pieces = text.split(whereSeparator: { " -:.T".contains($0) }).compactMap { Int($0) }
+        guard pieces.count >= 6 else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(pieces[0] - 1900)
+        parts.tm_mon = Int32(pieces[1] - 1)
+        parts.tm_mday = Int32(pieces[2])
+        parts.tm_hour = Int32(pieces[3])
+        parts.tm_min = Int32(pieces[4])
+        parts.tm_sec = Int32(pieces[5])
+        let seconds = timegm(&parts)
+        let millis = pieces.count > 6 ? Double(pieces[6]) / 1000 : 0
+        return Date(timeIntervalSince1970: Double(seconds) + millis)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// A row of `gateway_events` as read back.
+public struct StoredEvent: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var eventType: String
+    public var createdAt: Date
+    /// The payload as JSON text.
+    public var payload: String
+
+    public init(id: Int64, eventType: String, createdAt: Date, payload: String) {
+        self.id = id
+        self.eventType = eventType
+        self.createdAt = createdAt
+        self.payload = payload
+    }
+
+    /// The payload's top-level string field `key` (`execution_id`, `tenant_id`, ...).
+    public func field(_ key: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any] else { return nil }
+        return object[key] as? String
+    }
+}
+
+/// Which events to read, in id order.
+public struct EventQuery: Sendable, Equatable {
+    /// Only events with an id greater than this (the SIEM cursor).
+    public var afterID: Int64?
+    public var types: [EventType]
+    public var executionID: String?
+    public var tenantID: String?
+    /// Only events created at or after this moment.
+    public var since: Date?
+    public var limit: Int
+
+    public init(
+        afterID: Int64? = nil, types: [EventType] = [], executionID: String? = nil, tenantID: String? = nil, since: Date? = nil,
+        limit: Int = 1000
+    ) {
+        self.afterID = afterID
+        self.types = types
+        self.executionID = executionID
+        self.tenantID = tenantID
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// Why a store could not do what was asked. The message names the store and the cause.
+public struct EventStoreError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The audit table `gateway_events(id, event_type, created_at, payload)`: append-only, ids increasing.
+///
+/// No method updates or deletes a row. Appends are durable (on disk or committed) when they return.
+public protocol EventStore: AnyObject, Sendable {
+    /// Where the events go, for messages (`sqlite:/var/lib/airlock/events.sqlite`; never a password).
+    var location: String { get }
+
+    /// Appends the records in order and returns their ids. A record whose `event_id` is already stored
+    /// is not written again; its existing id is returned.
+    func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64]
+
+    /// Events matching the query, in id order, at most `query.limit`.
+    func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent]
+
+    /// `CliToolInvocationStarted` events with no `CliToolInvocationCompleted` for the same execution id.
+    func unfinishedInvocations() async throws(EventStoreError) -> [StoredEvent]
+
+    /// Releases connections and files; further calls fail.
+    func close() async
+}
+
+extension EventStore {
+    public func append(_ record: EventRecord) async throws(EventStoreError) -> Int64 {
+        try await append([record])[0]
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+
+/// The embedded default store: `gateway_events` in a SQLite file (WAL, `synchronous=FULL`: an
+/// append is on disk when it returns). Concurrent appends are group-committed.
+///
+/// `created_at` is UTC text in SQLite's `datetime()` form with milliseconds, so the reference
+/// recipes' translation (`created_at > datetime('now', '-1 hour')`) compares correctly.
+public final class SQLiteEventStore: EventStore {
+    public let location: String
+    private let pool: DatabasePool
+    private let committer: GroupCommitter
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String, busyTimeout: TimeInterval = 5) throws(EventStoreError) {
+        location = "sqlite:\(path)"
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw EventStoreError("cannot open the event store \(location): \(Self.describe(error))")
+        }
+        let pool = self.pool
+        let location = self.location
+        committer = GroupCommitter(name: "airlock-sqlite-events") { records throws(EventStoreError) in
+            do {
+                return try pool.write { db in try Self.insert(records, into: db) }
+            } catch {
+                throw EventStoreError("cannot append to the event store \(location): \(Self.describe(error))")
+            }
+        }
+    }
+
+    deinit { committer.close() }
+
+    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+        try await committer.append(records)
+    }
+
+    public func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let afterID = query.afterID {
+            clauses.append("id > ?")
+            arguments += [afterID]
+        }
+        if !query.types.isEmpty {
+            clauses.append("event_type IN (\(query.types.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += StatementArguments(query.types.map(\.rawValue))
+        }
+        if let executionID = query.executionID {
+            clauses.append("json_extract(payload, '$.execution_id') = ?")
+            arguments += [executionID]
+        }
+        if let tenantID = query.tenantID {
+            clauses.append("json_extract(payload, '$.tenant_id') = ?")
+            arguments += [tenantID]
+        }
+        if let since = query.since {
+            clauses.append("created_at >= ?")
+            arguments += [Timestamp.sqlite(since)]
+        }
+        let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [query.limit]
+        return try await read(
+            "SELECT id, event_type, created_at, payload FROM gateway_events \(filter) ORDER BY id LIMIT ?", arguments)
+    }
+
+    public func unfinishedInvocations() async throws(EventStoreError) -> [StoredEvent] {
+        try await read(
+            """
+            SELECT s.id, s.event_type, s.created_at, s.payload FROM gateway_events s
+             WHERE s.event_type = 'CliToolInvocationStarted'
+               AND NOT EXISTS (SELECT 1 FROM gateway_events c
+                                WHERE c.event_type = 'CliToolInvocationCompleted'
+                                  AND json_extract(c.payload, '$.execution_id') = json_extract(s.payload, '$.execution_id'))
+             ORDER BY s.id
+            """, [])
+    }
+
+    public func close() async {
+        committer.close()
+        try? pool.close()
+    }
+
+    /// Runs a read-only statement: operators' recipes and tests.
+    public func query(_ sql: String, _ arguments: StatementArguments = []) async throws(EventStoreError) -> [Row] {
+        do {
+            return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+        } catch {
+            throw EventStoreError("query on \(location) failed: \(Self.describe(error))")
+        }
+    }
+
+    private func read(_ sql: String, _ arguments: StatementArguments) async throws(EventStoreError) -> [StoredEvent] {
+        let rows = try await query(sql, arguments)
+        return rows.map { row in
+            StoredEvent(
+                id: row["id"], eventType: row["event_type"],
+                createdAt: Timestamp.parseSQLite(row["created_at"]) ?? Date(timeIntervalSince1970: 0), payload: row["payload"])
+        }
+    }
+
+    private static func insert(_ records: [EventRecord], into db: Database) throws -> [Int64] {
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO gateway_events (event_type, created_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id")
+        let existing = try db.cachedStatement(
+            sql: "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?")
+        return try records.map { record in
+            if let id = try Int64.fetchOne(insert, arguments: [record.type.rawValue, Timestamp.sqlite(record.createdAt), record.payload]) {
+                return id
+            }
+            // Already stored (a redelivery): the row it was written as.
+            guard let id = try Int64.fetchOne(existing, arguments: [record.eventID]) else {
+                throw EventStoreError("event \(record.eventID) was neither inserted nor found")
+            }
+            return id
+        }
+    }
+
+    /// Versioned, idempotent migrations. `IF NOT EXISTS` throughout, so a `gateway_events` table that
+    /// already exists (written by the gateway itself) is kept, rows and all, and gains our indexes.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: gateway_events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS gateway_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        event_type TEXT NOT NULL,
+                        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+                        payload TEXT NOT NULL CHECK (json_valid(payload))
+                    );
+                    CREATE INDEX IF NOT EXISTS gateway_events_type_created ON gateway_events (event_type, created_at);
+                    CREATE INDEX IF NOT EXISTS gateway_events_created ON gateway_events (created_at);
+                    CREATE INDEX IF NOT EXISTS gateway_events_execution_id ON gateway_events (json_extract(payload, '$.execution_id'));
+                    CREATE UNIQUE INDEX IF NOT EXISTS gateway_events_event_id ON gateway_events (json_extract(payload, '$.event_id'));
+                    CREATE TRIGGER IF NOT EXISTS gateway_events_no_update BEFORE UPDATE ON gateway_events
+                        BEGIN SELECT RAISE(ABORT, 'gateway_events is append-only'); END;
+                    CREATE TRIGGER IF NOT EXISTS gateway_events_no_delete BEFORE DELETE ON gateway_events
+                        BEGIN SELECT RAISE(ABORT, 'gateway_events is append-only'); END;
+                    """)
+        }
+        return migrator
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error)" }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,72 @@
+import AirlockEvents
+import Foundation
+import Testing
+
+/// The payloads are the gateway's documented contract: names and key fields exactly, snake_case,
+/// RFC 3339 UTC timestamps, `command` and `args` as JSON arrays.
+struct EventPayloadTests {
+    static let moment = Date(timeIntervalSince1970: 1_795_000_000.25)
+
+    func object(_ record: EventRecord) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(record.payload.utf8)) as? [String: Any])
+    }
+
+    @Test func startedHasTheDocumentedFields() throws {
+        let record = EventRecord(
+            CliToolInvocationStarted(
+                executionId: "exec-1", toolName: "git", dockerImage: "localhost/airlock/tools:1", command: ["git"],
+                args: ["log", "--oneline"], tenantId: "acme", startedAt: Self.moment, securityContext: "developer",
+                ruleId: "git-read", requestedSubcommand: "git log", policyDigest: "sha256:p", seccompProfileDigest: "sha256:s",
+                engine: "podman 4.3.1", containerName: "airlock-exec-1", owner: "host:1", timeoutMs: 30000, traceId: "t-1"))
+        #expect(record.type.rawValue == "CliToolInvocationStarted")
+        let payload = try object(record)
+        for key in ["execution_id", "tool_name", "docker_image", "command", "args", "tenant_id", "started_at"] {
+            #expect(payload[key] != nil, "documented field \(key) missing")
+        }
+        #expect(payload["command"] as? [String] == ["git"])
+        #expect(payload["args"] as? [String] == ["log", "--oneline"])
+        #expect(payload["started_at"] as? String == "2026-11-18T11:06:40.250Z")
+        #expect(payload["trace_id"] as? String == "t-1")
+        #expect(payload["event_id"] as? String == record.eventID)
+        #expect(payload.values.allSatisfy { !($0 is [String: Any]) }, "the payload is flat")
+        #expect(try record.decode(CliToolInvocationStarted.self).args == ["log", "--oneline"])
+        #expect(record.createdAt == Self.moment)
+    }
+
+    @Test func completedKeepsExitCodeAsNullWhenUnknown() throws {
+        let record = EventRecord(
+            CliToolInvocationCompleted(
+                executionId: "exec-1", toolName: "git", exitCode: nil, stdoutBytes: 0, stderrBytes: 0, durationMs: 0,
+                completedAt: Self.moment, tenantId: "acme", outcome: .abandoned))
+        let payload = try object(record)
+        for key in ["execution_id", "tool_name", "exit_code", "stdout_bytes", "stderr_bytes", "duration_ms", "completed_at"] {
+            #expect(payload.keys.contains(key), "documented field \(key) missing")
+        }
+        #expect(payload["exit_code"] is NSNull)
+        #expect(payload["abandoned"] as? Bool == true)
+        #expect(payload["timed_out"] as? Bool == false)
+        #expect(payload["trace_id"] == nil, "absent optional fields are left out")
+    }
+
+    @Test func rejectedAndRegisteredHaveTheDocumentedFields() throws {
+        let rejected = try object(
+            EventRecord(
+                CliToolSemanticRejected(
+                    executionId: "exec-2", toolName: "git", requestedSubcommand: "git push", rejectionReason: "force push",
+                    securityContext: "developer", rejectedAt: Self.moment, ruleId: "git-no-force-push", policyDigest: "sha256:p",
+                    tenantId: "acme", args: ["push", "-f"])))
+        for key in ["execution_id", "tool_name", "requested_subcommand", "rejection_reason", "security_context", "rejected_at", "rule_id"] {
+            #expect(rejected[key] != nil, "field \(key) missing")
+        }
+        let registered = try object(EventRecord(CliToolRegistered(name: "jq", dockerImage: "localhost/jq:1", registeredAt: Self.moment)))
+        for key in ["name", "docker_image", "registered_at"] { #expect(registered[key] != nil, "field \(key) missing") }
+    }
+
+    @Test func sqliteTimestampsCompareWithDatetimeText() {
+        #expect(Timestamp.sqlite(Self.moment) == "2026-11-18 11:06:40.250")
+        #expect(Timestamp.parseSQLite("2026-11-18 11:06:40.250") == Self.moment)
+        // SQLite's datetime('now', '-1 hour') has no fraction: the text comparison still orders by time.
+        #expect(Timestamp.sqlite(Self.moment) > "2026-11-18 11:06:40")
+        #expect(Timestamp.sqlite(Self.moment) < "2026-11-18 11:06:41")
+    }
+}
