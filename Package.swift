@@ -24,6 +24,11 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // No default traits: swift-configuration support is not used, and it is one more package to build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Pure: the policy model, tool grammars, the argv parser and the judge. No I/O beyond the
@@ -80,6 +85,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The worker: the invocation pipeline, the socket API, tenants and the tool registry.
+        .target(
+            name: "AirlockServer",
+            dependencies: [
+                "AirlockPolicy",
+                "AirlockEngine",
+                "AirlockSeccomp",
+                "AirlockEvents",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "airlock",
             dependencies: [
@@ -87,8 +110,11 @@ let package = Package(
                 "AirlockEngine",
                 "AirlockSeccomp",
                 "AirlockEvents",
+                "AirlockServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -96,6 +122,12 @@ let package = Package(
             name: "JudgeBenchmark",
             dependencies: ["AirlockPolicy"],
             path: "Benchmarks/JudgeBenchmark",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "EventStoreBenchmark",
+            dependencies: ["AirlockEvents"],
+            path: "Benchmarks/EventStoreBenchmark",
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -116,7 +148,17 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockEventsTests",
-            dependencies: ["AirlockEvents"],
+            dependencies: ["AirlockEvents", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AirlockServerTests",
+            dependencies: [
+                "AirlockServer", "AirlockEvents", "AirlockEngine", "AirlockPolicy", "AirlockSeccomp",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -37,6 +37,21 @@ public struct RunResult: Sendable {
     /// The tool's exit status; for a deadline or cancellation, the status the engine reported.
     public var exitCode: Int32
     public var timedOut: Bool { outcome == .timedOut }
+
+    public init(
+        executionID: String, containerName: String, image: String, outcome: RunOutcome, stdout: OutputCapture, stderr: OutputCapture,
+        durationMilliseconds: Int64, oomKilled: Bool, exitCode: Int32
+    ) {
+        self.executionID = executionID
+        self.containerName = containerName
+        self.image = image
+        self.outcome = outcome
+        self.stdout = stdout
+        self.stderr = stderr
+        self.durationMilliseconds = durationMilliseconds
+        self.oomKilled = oomKilled
+        self.exitCode = exitCode
+    }
 }
 
 /// Runs one container through the engine CLI: drains stdout and stderr concurrently with exact

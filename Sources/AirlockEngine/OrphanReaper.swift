@@ -30,16 +30,28 @@ public struct OrphanReaper: Sendable {
             let owner = try? await CommandOutput.run(
                 engine.path, ["inspect", "--format", "{{index .Config.Labels \"airlock.owner\"}}", name], timeout: .seconds(30))
             let label = owner?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if let owner = ContainerOwner(label: label), Self.isAlive(owner) { continue }
-            let removal = try? await CommandOutput.run(engine.path, ["rm", "--force", name], timeout: .seconds(60))
-            if removal?.status == 0 { removed.append(name) }
+            if let owner = ContainerOwner(label: label), !owner.isGone { continue }
+            await engine.removeContainer(named: name)
+            removed.append(name)
         }
         return removed
     }
+}
 
-    /// An owner on another host is assumed alive: only its own host can tell.
-    static func isAlive(_ owner: ContainerOwner) -> Bool {
-        guard owner.host == ProcessInfoHost.name else { return true }
-        return kill(owner.pid, 0) == 0 || errno == EPERM
+extension ContainerOwner {
+    /// The owner process no longer runs on this host. An owner on another host is never taken for
+    /// gone: only its own host can tell.
+    public var isGone: Bool {
+        guard host == ProcessInfoHost.name else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+}
+
+extension ContainerEngine {
+    /// Kills and removes the container by name, if it exists, and waits until the engine no longer
+    /// lists it. (Killed first: `rm --force` alone gives podman's stop timeout of 10 s.)
+    public func removeContainer(named name: String) async {
+        _ = try? await CommandOutput.run(path, ["kill", "--signal", "KILL", name], timeout: .seconds(15))
+        await ContainerRunner.remove(name, engine: self)
     }
 }

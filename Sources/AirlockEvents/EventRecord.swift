@@ -80,7 +80,9 @@ public enum EventJSON {
 public enum Timestamp {
     /// `2026-11-23T10:15:30.123Z`
     public static func rfc3339(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        var text = sqlite(date)
+        text.replace(" ", with: "T", maxReplacements: 1)
+        return text + "Z"
     }
 
     public static func parseRFC3339(_ text: String) -> Date? {
@@ -88,10 +90,10 @@ public enum Timestamp {
         return try? Date.ISO8601FormatStyle().parse(text)
     }
 
-    /// `2026-11-23 10:15:30.123`, UTC: SQLite's `datetime()` text form plus milliseconds, so that
+    /// `2026-11-23 10:15:30.123`, UTC (to the nearest millisecond, as `rfc3339`): SQLite's `datetime()` text form plus milliseconds, so that
     /// `created_at > datetime('now', '-1 hour')` compares correctly as text.
     public static func sqlite(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
         var time = time_t(millis / 1000)
         var parts = tm()
         gmtime_r(&time, &parts)

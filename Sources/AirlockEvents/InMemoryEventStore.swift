@@ -9,6 +9,7 @@ public final class InMemoryEventStore: EventStore {
         var rows: [StoredEvent] = []
         var idsByEventID: [String: Int64] = [:]
         var failure: String?
+        var tools: [String: [String: RegisteredTool]] = [:]
     }
     private let state = Mutex(State())
 
@@ -59,4 +60,34 @@ public final class InMemoryEventStore: EventStore {
     }
 
     public func close() async {}
+}
+
+extension InMemoryEventStore: ToolRegistryStore {
+    public func register(_ tool: RegisteredTool, limit: Int) async throws(EventStoreError) -> RegistrationOutcome {
+        let event = EventRecord(tool.registeredEvent)
+        let outcome = try state.withLock { state throws(EventStoreError) -> RegistrationOutcome in
+            if let failure = state.failure { throw EventStoreError(failure) }
+            let tools = state.tools[tool.tenantId, default: [:]]
+            if tools[tool.name] != nil { return .nameTaken }
+            guard tools.count < limit else { return .limitReached }
+            state.tools[tool.tenantId, default: [:]][tool.name] = tool
+            return .registered
+        }
+        if outcome == .registered { _ = try await append(event) }
+        return outcome
+    }
+
+    public func registeredTools(tenantID: String) async throws(EventStoreError) -> [RegisteredTool] {
+        try state.withLock { state throws(EventStoreError) in
+            if let failure = state.failure { throw EventStoreError(failure) }
+            return state.tools[tenantID, default: [:]].values.sorted { $0.name < $1.name }
+        }
+    }
+
+    public func removeRegisteredTool(name: String, tenantID: String) async throws(EventStoreError) -> Bool {
+        try state.withLock { state throws(EventStoreError) in
+            if let failure = state.failure { throw EventStoreError(failure) }
+            return state.tools[tenantID]?.removeValue(forKey: name) != nil
+        }
+    }
 }

@@ -16,13 +16,13 @@ public final class SQLiteEventStore: EventStore {
         location = "sqlite:\(path)"
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets NORMAL with WAL, which may lose the last commits on power loss; an audit
+            // append must be on disk when it returns. Only the writer connection writes.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(pool)
         } catch {
             throw EventStoreError("cannot open the event store \(location): \(Self.describe(error))")
@@ -83,6 +83,15 @@ public final class SQLiteEventStore: EventStore {
                                   AND json_extract(c.payload, '$.execution_id') = json_extract(s.payload, '$.execution_id'))
              ORDER BY s.id
             """, [])
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit fsyncs the WAL).
+    public func writerSynchronousMode() async throws(EventStoreError) -> Int {
+        do {
+            return try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        } catch {
+            throw EventStoreError("query on \(location) failed: \(Self.describe(error))")
+        }
     }
 
     public func close() async {
@@ -148,11 +157,65 @@ public final class SQLiteEventStore: EventStore {
                         BEGIN SELECT RAISE(ABORT, 'gateway_events is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v2: airlock_cli_tools") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS airlock_cli_tools (
+                        tenant_id TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        definition TEXT NOT NULL CHECK (json_valid(definition)),
+                        registered_at TEXT NOT NULL,
+                        PRIMARY KEY (tenant_id, name)
+                    );
+                    """)
+        }
         return migrator
     }
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError { return error.message ?? "\(error)" }
         return "\(error)"
+    }
+}
+
+extension SQLiteEventStore: ToolRegistryStore {
+    public func register(_ tool: RegisteredTool, limit: Int) async throws(EventStoreError) -> RegistrationOutcome {
+        let event = EventRecord(tool.registeredEvent)
+        do {
+            return try await pool.write { db in
+                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM airlock_cli_tools WHERE tenant_id = ?", arguments: [tool.tenantId]) ?? 0
+                if try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM airlock_cli_tools WHERE tenant_id = ? AND name = ?", arguments: [tool.tenantId, tool.name]) == true
+                {
+                    return .nameTaken
+                }
+                guard count < limit else { return .limitReached }
+                try db.execute(
+                    sql: "INSERT INTO airlock_cli_tools (tenant_id, name, definition, registered_at) VALUES (?, ?, ?, ?)",
+                    arguments: [tool.tenantId, tool.name, tool.definitionJSON, Timestamp.sqlite(tool.registeredAt)])
+                _ = try Self.insert([event], into: db)
+                return .registered
+            }
+        } catch {
+            throw EventStoreError("cannot register tool '\(tool.name)' in \(location): \(Self.describe(error))")
+        }
+    }
+
+    public func registeredTools(tenantID: String) async throws(EventStoreError) -> [RegisteredTool] {
+        let rows = try await query("SELECT definition FROM airlock_cli_tools WHERE tenant_id = ? ORDER BY name", [tenantID])
+        var tools: [RegisteredTool] = []
+        for row in rows { tools.append(try RegisteredTool(definitionJSON: row["definition"])) }
+        return tools
+    }
+
+    public func removeRegisteredTool(name: String, tenantID: String) async throws(EventStoreError) -> Bool {
+        do {
+            return try await pool.write { db in
+                try db.execute(sql: "DELETE FROM airlock_cli_tools WHERE tenant_id = ? AND name = ?", arguments: [tenantID, name])
+                return db.changesCount > 0
+            }
+        } catch {
+            throw EventStoreError("cannot remove tool '\(name)' from \(location): \(Self.describe(error))")
+        }
     }
 }

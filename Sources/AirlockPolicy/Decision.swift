@@ -29,7 +29,8 @@ public struct Decision: Sendable, Hashable, Codable {
     }
 }
 
-/// Airlock's own rule ids, for decisions no policy rule made. All of them deny.
+/// Airlock's own rule ids, for decisions no policy rule made. All of them deny, except
+/// `airlock.registry-allowed` (a registered tool's own allow list).
 public enum BuiltinRule: String, Sendable, CaseIterable {
     case defaultDeny = "airlock.default-deny"
     case unknownTool = "airlock.unknown-tool"
@@ -45,6 +46,8 @@ public enum BuiltinRule: String, Sendable, CaseIterable {
     case ambiguousOption = "airlock.ambiguous-option"
     case missingValue = "airlock.missing-value"
     case unexpectedValue = "airlock.unexpected-value"
+    case registrySubcommand = "airlock.registry-subcommand"
+    case registryAllowed = "airlock.registry-allowed"
 
     init(_ kind: ArgvParseFailure.Kind) {
         switch kind {

@@ -32,20 +32,31 @@ public struct Judge: Sendable {
     }
 
     public func decide(_ request: JudgeRequest) -> Decision {
-        evaluate(request, explain: false).decision
+        evaluate(request, explain: false, registered: nil).decision
+    }
+
+    /// Decides for a tool registered at run time (`request.tool` is its name): parsed with its base
+    /// tool's grammar; the context's deny rules for the base tool apply; then the subcommand must be
+    /// among its `allowedSubcommands`, and, when it requires the semantic judge, an allow rule of the
+    /// context for the base tool must allow it too.
+    public func decide(_ request: JudgeRequest, registered: RegisteredToolRules) -> Decision {
+        evaluate(request, explain: false, registered: registered).decision
     }
 
     /// The decision with every rule of the tool in the context evaluated, for `--explain`.
     public func explain(_ request: JudgeRequest) -> (decision: Decision, evaluations: [RuleEvaluation]) {
-        evaluate(request, explain: true)
+        evaluate(request, explain: true, registered: nil)
     }
 
-    private func evaluate(_ request: JudgeRequest, explain: Bool) -> (decision: Decision, evaluations: [RuleEvaluation]) {
+    private func evaluate(_ request: JudgeRequest, explain: Bool, registered: RegisteredToolRules?) -> (
+        decision: Decision, evaluations: [RuleEvaluation]
+    ) {
         func deny(_ rule: BuiltinRule, _ reason: String, subcommand: String? = nil) -> (Decision, [RuleEvaluation]) {
             (decision(request, allowed: false, ruleID: rule.rawValue, reason: reason, subcommand: subcommand, parsed: nil), [])
         }
-        guard let tool = policy.tools[request.tool] else {
-            return deny(.unknownTool, "unknown tool '\(request.tool)'; this policy has: \(policy.tools.keys.sorted().joined(separator: ", "))")
+        let toolName = registered?.baseTool ?? request.tool
+        guard let tool = policy.tools[toolName] else {
+            return deny(.unknownTool, "unknown tool '\(toolName)'; this policy has: \(policy.tools.keys.sorted().joined(separator: ", "))")
         }
         guard let context = policy.contexts[request.securityContext] else {
             return deny(.unknownContext, "unknown security context '\(request.securityContext)'; this policy has: \(policy.contexts.keys.sorted().joined(separator: ", "))")
@@ -80,6 +91,9 @@ public struct Judge: Sendable {
             guard let rules = rulesByCommand[context.name]?[tool.name]?[ObjectIdentifier(node)] else {
                 preconditionFailure("the rule index misses a command of the \(tool.name) grammar")
             }
+            if let registered {
+                return (decideRegistered(request, registered, rules: rules, context: context, tool: tool, parsed: parsed), [])
+            }
             let verdict: (allowed: Bool, rule: Rule)? =
                 if let rule = rules.deny.first(where: { $0.conditionsHold(for: parsed) }) {
                     (false, rule)
@@ -110,6 +124,28 @@ public struct Judge: Sendable {
             }
         }
         return (finish(request, verdict, context: context, tool: tool, parsed: parsed), evaluations)
+    }
+
+    private func decideRegistered(
+        _ request: JudgeRequest, _ registered: RegisteredToolRules, rules: CommandRules, context: SecurityContext, tool: ToolPolicy,
+        parsed: ParsedCommand
+    ) -> Decision {
+        if let rule = rules.deny.first(where: { $0.conditionsHold(for: parsed) }) {
+            return finish(request, (false, rule), context: context, tool: tool, parsed: parsed)
+        }
+        let shown = parsed.subcommandPath.joined(separator: " ")
+        guard registered.allows(parsed.subcommandPath) else {
+            let reason =
+                "'\(shown)' is not among the allowed_subcommands of registered tool '\(registered.name)' "
+                + "(allowed: \(registered.allowedSubcommands.joined(separator: ", ")))"
+            return decision(request, allowed: false, ruleID: BuiltinRule.registrySubcommand.rawValue, reason: reason, subcommand: nil, parsed: parsed)
+        }
+        if registered.requireSemanticJudge {
+            let allow = rules.allow.first(where: { $0.conditionsHold(for: parsed) })
+            return finish(request, allow.map { (true, $0) }, context: context, tool: tool, parsed: parsed)
+        }
+        let reason = "'\(shown)' is among the allowed_subcommands of registered tool '\(registered.name)'"
+        return decision(request, allowed: true, ruleID: BuiltinRule.registryAllowed.rawValue, reason: reason, subcommand: nil, parsed: parsed)
     }
 
     /// The decision of the first matching deny rule, else of the first matching allow rule, else default deny.

@@ -8,11 +8,14 @@ public struct Policy: Sendable {
     public var tools: [String: ToolPolicy]
     public var contexts: [String: SecurityContext]
     public var tenants: [String: Tenant]
+    /// What tenants may register at run time; nil: nothing.
+    public var registry: RegistryPolicy?
 
     public init(
         file: String, digest: String, argumentLimits: ArgumentLimits, tools: [String: ToolPolicy],
-        contexts: [String: SecurityContext], tenants: [String: Tenant]
+        contexts: [String: SecurityContext], tenants: [String: Tenant], registry: RegistryPolicy? = nil
     ) {
+        self.registry = registry
         self.file = file
         self.digest = digest
         self.argumentLimits = argumentLimits

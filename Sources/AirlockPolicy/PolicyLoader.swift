@@ -56,7 +56,7 @@ struct PolicyBuild {
 
     var allErrors: [PolicyError] { reader.errors + grammarErrors }
 
-    static let topKeys = ["version", "description", "arguments", "tools", "contexts", "tenants"]
+    static let topKeys = ["version", "description", "arguments", "tools", "contexts", "tenants", "registry"]
     static let toolKeys = [
         "description", "grammar", "image", "entrypoint", "timeout", "network", "seccomp", "runtime", "environment",
         "limits", "mounts", "arguments",
@@ -130,9 +130,11 @@ struct PolicyBuild {
                 }
             }
         }
+        let registry = top["registry"].flatMap { self.registry($0, tools: Set(knownTools.keys)) }
         guard allErrors.isEmpty else { return nil }
         let digest = PolicyDigest.compute(policy: document, grammars: grammarDocuments)
-        return Policy(file: file, digest: digest, argumentLimits: limits, tools: tools, contexts: contexts, tenants: tenants)
+        return Policy(
+            file: file, digest: digest, argumentLimits: limits, tools: tools, contexts: contexts, tenants: tenants, registry: registry)
     }
 
     /// The context and its ancestors, ancestors first, each once; nil on a cycle (reported).
@@ -316,6 +318,31 @@ struct PolicyBuild {
             allowedTools = Set(items.map(\.0))
         }
         return ok ? Tenant(name: name, contexts: Set(allowedContexts.map(\.0)), tools: allowedTools) : nil
+    }
+}
+
+extension PolicyBuild {
+    // MARK: Registry
+
+    func registry(_ node: Node, tools: Set<String>) -> RegistryPolicy? {
+        let what = "registry"
+        guard let fields = reader.fields(node, what, allowed: ["tools", "images", "max_per_tenant"], required: ["tools", "images"]),
+            let toolNode = fields["tools"], let toolItems = reader.stringItems(toolNode, "tools of \(what)"),
+            let imageNode = fields["images"], let imageItems = reader.stringItems(imageNode, "images of \(what)")
+        else { return nil }
+        var ok = true
+        for (tool, item) in toolItems where !tools.contains(tool) {
+            reader.error(.unknownReference, "\(what) names unknown tool '\(tool)' (known: \(tools.sorted().joined(separator: ", ")))", at: item)
+            ok = false
+        }
+        if imageItems.isEmpty {
+            reader.error(.invalidValue, "images of \(what) is empty: name the image patterns registered tools may use", at: imageNode)
+            ok = false
+        }
+        let maxPerTenant = fields["max_per_tenant"].flatMap { reader.integer($0, "max_per_tenant of \(what)", minimum: 1) } ?? 32
+        guard ok else { return nil }
+        return RegistryPolicy(
+            baseTools: Set(toolItems.map(\.0)), images: imageItems.map { Glob($0.0, ignoreCase: false) }, maxPerTenant: maxPerTenant)
     }
 }
 

@@ -1,6 +1,8 @@
 import AirlockEngine
+import AirlockEvents
 import AirlockPolicy
 import AirlockSeccomp
+import AirlockServer
 import ArgumentParser
 import Foundation
 import Logging
@@ -35,6 +37,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Bytes kept per stream in JSON mode (head and tail); every byte is counted regardless.")
     var retain: Int = 1 << 20
 
+    @OptionGroup var audit: AuditOptions
+
     @OptionGroup var request: CommandRequestOptions
 
     func validate() throws {
@@ -51,42 +55,47 @@ struct RunCommand: AsyncParsableCommand {
             PolicyFiles.report(error)
             throw ExitStatus.error
         }
-        let (command, tenant, format) = (request.command, request.tenant, request.format)
-        let judgeRequest = JudgeRequest(
-            tool: command[0], rawArgv: JudgeCommand.rawArguments(expected: command), tenant: tenant,
-            securityContext: request.context)
-        let decision = Judge(policy: loaded).decide(judgeRequest)
-        guard decision.allowed, let tool = loaded.tools[decision.tool] else {
-            switch format {
-            case .json: print(try RunReport(decision: decision).json())
-            case .text: StandardError.print("airlock: denied by \(decision.ruleID): \(decision.reason)")
-            }
-            throw ExitStatus.denied
-        }
-
-        // Everything that can refuse is checked before anything is launched.
-        let resolvedMounts: [Mount]
-        let profile: SeccompProfile
-        let resolvedEngine: ContainerEngine
+        let command = request.command
+        let mountRequests: [MountRequest]
         do {
-            resolvedMounts = try MountResolver.resolve(mounts.map { text throws(MountError) in try MountRequest(parsing: text) }, roots: tool.container.mountRoots)
-            profile = try PolicyFiles.seccompProfile(tool.container.seccompProfile)
-            resolvedEngine = try await EngineResolver(explicit: engine).resolve(probeRuntime: false, cache: .standard())
+            mountRequests = try mounts.map { text throws(MountError) in try MountRequest(parsing: text) }
         } catch {
-            try refuse("\(error)", decision: decision)
+            try refuse("\(error)", decision: nil)
         }
-        Self.logger.info("\(resolvedEngine.resolvedLogLine)")
+        let invocation = InvocationRequest(
+            toolName: command[0], rawArguments: JudgeCommand.rawArguments(expected: command), tenantID: request.tenant,
+            securityContext: request.context, mounts: mountRequests, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
+            runtimeOverride: runtime)
+        let judge = Judge(policy: loaded)
+        let trail = try await audit.openTrail(logger: Self.logger)
 
-        var container = tool.container
-        container.seccompProfile = Self.absolute(container.seccompProfile)
-        let spec = ContainerRunSpec(
-            executionID: UUID().uuidString.lowercased(), toolName: tool.name, tenant: tenant ?? "operator", container: container,
-            arguments: Array(command.dropFirst()),
-            mounts: resolvedMounts, runtimeOverride: runtime,
-            timeoutOverride: timeout.map { .milliseconds(Int64($0 * 1000)) })
-        let runner = ContainerRunner(engine: resolvedEngine, retentionBytes: format == .json ? retain : 0)
+        // A denial needs no engine; an allowed command resolves it first, then closes what a
+        // previous run left open (spooled events, invocations a crash abandoned).
+        let resolvedEngine: ContainerEngine?
+        if InvocationPipeline.judge(invocation, judge: judge).allowed {
+            let resolved: ContainerEngine
+            do {
+                resolved = try await EngineResolver(explicit: engine).resolve(probeRuntime: false, cache: .standard())
+            } catch {
+                try refuse("\(error)", decision: nil)
+            }
+            Self.logger.info("\(resolved.resolvedLogLine)")
+            await audit.recover(trail, engine: resolved, logger: Self.logger)
+            resolvedEngine = resolved
+        } else {
+            resolvedEngine = nil
+            if !trail.spool.isEmpty { await trail.deliverSpool() }
+        }
+        let pipeline = InvocationPipeline(
+            engine: { () throws(EngineError) in
+                guard let resolvedEngine else { throw EngineError("no container engine was resolved") }
+                return resolvedEngine
+            },
+            trail: trail, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
+            loadProfile: { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path) })
+
         var streaming: ContainerRunner.OutputHandler?
-        if format == .text {
+        if request.format == .text {
             // Output is relayed in chunks of up to 1 MiB: a larger pipe to our reader means fewer
             // wake-ups on both sides (fails harmlessly when stdout is not a pipe).
             for descriptor in [STDOUT_FILENO, STDERR_FILENO] { _ = fcntl(descriptor, 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)) }
@@ -94,20 +103,34 @@ struct RunCommand: AsyncParsableCommand {
                 StandardStreams.write(bytes, to: stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
             }
         }
-        let result: RunResult
-        do {
-            result = try await runner.run(spec, onOutput: streaming)
-        } catch {
-            try refuse("\(error)", decision: decision)
-        }
+        // SIGINT and SIGTERM cancel the invocation: the container is killed and its end recorded.
+        let running = Task { await pipeline.invoke(invocation, judge: judge, onOutput: streaming) }
+        let signals = CancellationSignals { running.cancel() }
+        let outcome = await running.value
+        signals.stop()
 
-        switch format {
+        switch outcome {
+        case let .denied(decision):
+            switch request.format {
+            case .json: print(try RunReport(decision: decision).json())
+            case .text: StandardError.print("airlock: denied by \(decision.ruleID): \(decision.reason)")
+            }
+            throw ExitStatus.denied
+        case let .refused(decision, reason):
+            try refuse(reason, decision: decision)
+        case let .finished(decision, result, seccompDigest):
+            try finish(decision: decision, result: result, seccompDigest: seccompDigest)
+        }
+    }
+
+    private func finish(decision: Decision, result: RunResult, seccompDigest: String) throws {
+        switch request.format {
         case .json:
-            print(try RunReport(decision: decision, result: result, seccompDigest: profile.digest).json())
+            print(try RunReport(decision: decision, result: result, seccompDigest: seccompDigest).json())
         case .text:
             switch result.outcome {
-            case .timedOut: StandardError.print("airlock: deadline of \(spec.effectiveTimeout) passed; container \(spec.containerName) killed")
-            case .cancelled: StandardError.print("airlock: cancelled; container \(spec.containerName) killed")
+            case .timedOut: StandardError.print("airlock: deadline passed; container \(result.containerName) killed")
+            case .cancelled: StandardError.print("airlock: cancelled; container \(result.containerName) killed")
             case let .engineFailure(_, message): StandardError.print("airlock: \(message)")
             case .exited: if result.oomKilled { StandardError.print("airlock: the tool was killed for exceeding its memory limit") }
             }
@@ -120,7 +143,7 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    private func refuse(_ message: String, decision: Decision) throws -> Never {
+    private func refuse(_ message: String, decision: Decision?) throws -> Never {
         switch request.format {
         case .json: print((try? RunReport(decision: decision, refusal: message).json()) ?? "{}")
         case .text: StandardError.print("airlock: \(message); nothing was launched")
@@ -134,15 +157,12 @@ struct RunCommand: AsyncParsableCommand {
         return logger
     }()
 
-    static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    }
 }
 
 /// One JSON record per `airlock run`.
 struct RunReport: Encodable {
     var executionId: String?
-    var decision: DecisionReport
+    var decision: DecisionReport?
     var outcome: String
     var message: String?
     var exitCode: Int32?
@@ -166,8 +186,8 @@ struct RunReport: Encodable {
         outcome = "denied"
     }
 
-    init(decision: Decision, refusal: String) {
-        self.decision = DecisionReport(decision, evaluations: nil)
+    init(decision: Decision?, refusal: String) {
+        self.decision = decision.map { DecisionReport($0, evaluations: nil) }
         outcome = "refused"
         message = refusal
     }

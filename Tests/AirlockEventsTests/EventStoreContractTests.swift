@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The contract every EventStore keeps, run against each backend: SQLite (a real file) and the
-/// in-memory store (PostgreSQL runs the same suite in `PostgresEventStoreTests` through `StoreBackend`).
+/// in-memory store and PostgreSQL (a real server, stopped to break it).
 @Suite struct EventStoreContractTests {
     @Test(arguments: StoreBackend.allCases)
     func everyEventRoundTrips(_ backend: StoreBackend) async throws {
@@ -185,6 +185,35 @@ import Testing
         let payload = try Samples.object(crashed.payload)
         #expect(payload["abandoned"] as? Bool == true)
         #expect(payload["exit_code"] is NSNull)
+        await store.close()
+    }
+
+    /// Registered tools: per tenant, never replaced, bounded, and each registration with its event.
+    @Test(arguments: StoreBackend.allCases)
+    func registeredToolsArePerTenant(_ backend: StoreBackend) async throws {
+        let fixture = try await backend.fixture()
+        defer { fixture.cleanUp() }
+        let store = try await fixture.open()
+        let registry = try #require(store as? any ToolRegistryStore)
+        func tool(_ name: String, _ tenant: String, image: String = "airlock/jq:1") -> RegisteredTool {
+            RegisteredTool(
+                name: name, tenantId: tenant, description: "d", dockerImage: image, allowedSubcommands: ["log"],
+                requireSemanticJudge: true, defaultTimeoutSeconds: 30, grammar: "git")
+        }
+        #expect(try await registry.register(tool("jq", "acme"), limit: 2) == .registered)
+        #expect(try await registry.register(tool("jq", "acme", image: "airlock/other:1"), limit: 2) == .nameTaken)
+        #expect(try await registry.register(tool("jq", "globex"), limit: 2) == .registered, "tenants have their own names")
+        #expect(try await registry.register(tool("yq", "acme"), limit: 2) == .registered)
+        #expect(try await registry.register(tool("zq", "acme"), limit: 2) == .limitReached)
+        #expect(try await registry.registeredTools(tenantID: "acme").map(\.name) == ["jq", "yq"])
+        #expect(try await registry.registeredTool(name: "jq", tenantID: "acme")?.dockerImage == "airlock/jq:1", "not replaced")
+        #expect(try await registry.registeredTools(tenantID: "initech").isEmpty)
+        #expect(try await registry.removeRegisteredTool(name: "jq", tenantID: "globex"))
+        #expect(try await !registry.removeRegisteredTool(name: "jq", tenantID: "globex"))
+        #expect(try await registry.registeredTool(name: "jq", tenantID: "acme") != nil, "another tenant's removal leaves it")
+        let events = try await store.events(matching: EventQuery(types: [.cliToolRegistered]))
+        #expect(events.count == 3, "one CliToolRegistered per registration, none for refusals")
+        #expect(events.map { $0.field("tenant_id") } == ["acme", "globex", "acme"])
         await store.close()
     }
 }

@@ -2,10 +2,12 @@ import AirlockEvents
 import Foundation
 import Testing
 
-/// The backends the contract suite runs against.
+/// The backends the contract suite runs against (PostgreSQL: a throwaway cluster per test, see
+/// `PostgresTestCluster`).
 enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
@@ -13,6 +15,7 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         switch self {
         case .memory: try MemoryFixture()
         case .sqlite: try SQLiteFixture()
+        case .postgres: try PostgresFixture()
         }
     }
 }

@@ -27,14 +27,19 @@ struct CommandLineTests {
         return URL(fileURLWithPath: repositoryRoot + "/.build/debug/airlock")
     }()
 
-    static func airlock(_ arguments: [String]) throws -> Run {
-        try airlock(raw: arguments.map { Array($0.utf8) })
+    /// Where the binary keeps its state (events, spool) during the tests, unless a test says otherwise.
+    static let stateDirectory = NSTemporaryDirectory() + "airlock-cli-state-\(UUID().uuidString)"
+
+    static func airlock(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        try airlock(raw: arguments.map { Array($0.utf8) }, environment: environment)
     }
 
     /// Arguments as raw bytes, so that a test can pass what is not valid UTF-8.
-    static func airlock(raw arguments: [[UInt8]]) throws -> Run {
+    static func airlock(raw arguments: [[UInt8]], environment: [String: String] = [:]) throws -> Run {
         let process = Process()
         process.executableURL = binary
+        process.environment = ProcessInfo.processInfo.environment.merging(["AIRLOCK_STATE_DIR": stateDirectory]) { $1 }
+            .merging(environment) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
         // Foundation's Process takes Strings; bytes that are not UTF-8 are made by printf in
         // /bin/sh, which then execs airlock (so the exit status is airlock's own).

@@ -1,0 +1,104 @@
+// Event store benchmark: durable appends per second and p50/p99 append latency, one writer and 8
+// concurrent writers, for each store given. The baseline, measured in the same run on the same
+// disk, is the floor of any durable append: write 300 bytes to a file and fsync it.
+//
+//   swift run -c release EventStoreBenchmark [--events sqlite:/tmp/x.sqlite] [--events postgresql://…] [--count N]
+//   Benchmarks/event-stores   (starts a throwaway PostgreSQL cluster and runs both stores)
+import AirlockEvents
+import Foundation
+
+let arguments = CommandLine.arguments
+func options(_ name: String) -> [String] {
+    arguments.indices.dropLast().filter { arguments[$0] == name }.map { arguments[$0 + 1] }
+}
+let count = Int(options("--count").last ?? "4000")!
+// On the working directory's disk, not /tmp (often tmpfs, where fsync costs nothing).
+let scratch = FileManager.default.currentDirectoryPath + "/.build/event-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+let locations = options("--events").isEmpty ? ["sqlite:\(scratch)/events.sqlite"] : options("--events")
+
+func sample(_ n: Int) -> EventRecord {
+    EventRecord(
+        CliToolInvocationStarted(
+            executionId: "bench-\(n)-\(UUID().uuidString)", toolName: "git", dockerImage: "airlock/tools:1", command: ["/usr/bin/git"],
+            args: ["log", "--oneline", "-n", "20"], tenantId: "acme", securityContext: "readonly", ruleId: "git-inspect",
+            requestedSubcommand: "git log", policyDigest: "sha256:0123456789abcdef", seccompProfileDigest: "sha256:fedcba9876543210",
+            engine: "podman 4.3.1", containerName: "airlock-bench", owner: "bench:1", timeoutMs: 60000))
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+struct Figures {
+    var perSecond: Double
+    var p50: Double
+    var p99: Double
+
+    init(latencies: [Double], elapsed: Duration, events: Int) {
+        let sorted = latencies.sorted()
+        perSecond = Double(events) / (milliseconds(elapsed) / 1000)
+        p50 = sorted[sorted.count / 2]
+        p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+    }
+
+    var text: String { String(format: "%8.0f events/s   p50 %6.3f ms   p99 %6.3f ms", perSecond, p50, p99) }
+}
+
+/// `writers` tasks each append `count / writers` events one at a time, awaiting each.
+func measure(_ store: any EventStore, writers: Int, count: Int) async throws -> Figures {
+    let perWriter = count / writers
+    let began = ContinuousClock.now
+    let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+        for writer in 0..<writers {
+            group.addTask {
+                var latencies: [Double] = []
+                latencies.reserveCapacity(perWriter)
+                for n in 0..<perWriter {
+                    let record = sample(writer * perWriter + n)
+                    let start = ContinuousClock.now
+                    _ = try await store.append(record)
+                    latencies.append(milliseconds(ContinuousClock.now - start))
+                }
+                return latencies
+            }
+        }
+        return try await group.reduce(into: []) { $0 += $1 }
+    }
+    return Figures(latencies: latencies, elapsed: ContinuousClock.now - began, events: writers * perWriter)
+}
+
+/// The floor: 300 bytes written and fsynced, one at a time.
+func baseline(count: Int) -> Figures {
+    let path = scratch + "/baseline"
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    let bytes = [UInt8](repeating: 0x61, count: 300)
+    var latencies: [Double] = []
+    let began = ContinuousClock.now
+    for _ in 0..<min(count, 2000) {
+        let start = ContinuousClock.now
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, 300) }
+        fsync(descriptor)
+        latencies.append(milliseconds(ContinuousClock.now - start))
+    }
+    close(descriptor)
+    return Figures(latencies: latencies, elapsed: ContinuousClock.now - began, events: latencies.count)
+}
+
+let floor = baseline(count: count)
+print("baseline: write + fsync of 300 bytes      \(floor.text)")
+for location in locations {
+    let store = try await EventStoreLocation(parsing: location).open()
+    print("\(store.location)")
+    _ = try await measure(store, writers: 1, count: count)  // warm up: schema, caches, connection
+    let single = try await measure(store, writers: 1, count: count)
+    print("  1 writer                                  \(single.text)")
+    let concurrent = try await measure(store, writers: 8, count: count)
+    print("  8 concurrent writers                      \(concurrent.text)")
+    print(
+        String(
+            format: "  ratios: 1-writer p50 / fsync p50 %.2f; 8-writer throughput / 1-writer %.2f; Started adds p50 %.3f ms, p99 %.3f ms",
+            single.p50 / floor.p50, concurrent.perSecond / single.perSecond, single.p50, single.p99))
+    await store.close()
+}

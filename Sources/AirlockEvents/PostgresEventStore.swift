@@ -1,0 +1,472 @@
+import Foundation
+import Logging
+
+/// The audit table in PostgreSQL, through libpq: for deployments where several hosts share one trail.
+///
+/// One connection, used on one thread; appends that arrive together share one transaction. A lost
+/// connection is re-established within the retry window of the call that found it lost; retrying an
+/// append whose commit acknowledgement was lost cannot write its events twice, because `event_id` is
+/// unique. Across processes, appends take a transaction-scoped advisory lock, so ids become visible in
+/// commit order and a reader's `WHERE id > cursor` never skips a row.
+public final class PostgresEventStore: EventStore {
+    public let location: String
+    private let session: Session
+    private let committer: GroupCommitter
+
+    /// Connects and brings the schema up to date (see `PostgresEventStore.migrations`).
+    ///
+    /// - Parameters:
+    ///   - connection: anything libpq accepts: `host=db user=airlock dbname=audit sslmode=require`,
+    ///     `postgresql://airlock@db:5432/audit`, or `""` for the `PG*` variables alone.
+    ///   - retryWindow: how long one call keeps reconnecting (50 ms doubling to 1 s between tries)
+    ///     before it fails.
+    /// - Throws: `EventStoreError` naming the server ("PostgreSQL at postgresql://… is unreachable: …")
+    ///   when it cannot be reached within `retryWindow` or the migration fails.
+    public init(
+        connection: String, logger: Logger = Logger(label: "airlock.events.postgres"), retryWindow: Duration = .seconds(5)
+    ) async throws(EventStoreError) {
+        let session = Session(connectionString: connection, logger: logger, retryWindow: retryWindow)
+        let committer = GroupCommitter(name: "airlock.events.postgres") { records throws(EventStoreError) in
+            try session.append(records)
+        }
+        do {
+            location = try await committer.perform { () throws(EventStoreError) -> String in try session.open() }
+        } catch {
+            committer.close()
+            throw error
+        }
+        self.session = session
+        self.committer = committer
+    }
+
+    deinit { committer.close() }
+
+    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+        try await committer.append(records)
+    }
+
+    public func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent] {
+        try await committer.perform { [session] () throws(EventStoreError) -> [StoredEvent] in try session.events(matching: query) }
+    }
+
+    public func unfinishedInvocations() async throws(EventStoreError) -> [StoredEvent] {
+        try await committer.perform { [session] () throws(EventStoreError) -> [StoredEvent] in try session.unfinishedInvocations() }
+    }
+
+    public func close() async {
+        _ = try? await committer.perform { [session] in session.disconnect() }
+        committer.close()
+    }
+}
+
+extension PostgresEventStore: ToolRegistryStore {
+    public func register(_ tool: RegisteredTool, limit: Int) async throws(EventStoreError) -> RegistrationOutcome {
+        let session = self.session
+        let event = EventRecord(tool.registeredEvent)
+        return try await committer.perform { () throws(EventStoreError) in try session.register(tool, limit: limit, event: event) }
+    }
+
+    public func registeredTools(tenantID: String) async throws(EventStoreError) -> [RegisteredTool] {
+        let session = self.session
+        return try await committer.perform { () throws(EventStoreError) in try session.registeredTools(tenantID: tenantID) }
+    }
+
+    public func removeRegisteredTool(name: String, tenantID: String) async throws(EventStoreError) -> Bool {
+        let session = self.session
+        return try await committer.perform { () throws(EventStoreError) in try session.removeRegisteredTool(name: name, tenantID: tenantID) }
+    }
+}
+
+extension PostgresEventStore {
+    /// Held by every migration, so that processes opening the same database at once migrate it once.
+    static let migrationLockKey: Int64 = 0x6169_726C_6F63_6B01  // "airlock" 01
+    /// Held by every append from BEGIN to COMMIT: ids are drawn and made visible one transaction at a time.
+    static let appendLockKey: Int64 = 0x6169_726C_6F63_6B02  // "airlock" 02
+
+    /// Schema versions, applied in order, each once, recorded in `airlock_schema_migrations`. Append
+    /// new versions; never edit one that shipped. Every statement tolerates objects that already exist:
+    /// the gateway may have created `gateway_events` itself.
+    static let migrations: [(version: Int, sql: String)] = [
+        (
+            1,
+            """
+            CREATE TABLE IF NOT EXISTS gateway_events (
+                id BIGSERIAL PRIMARY KEY,
+                event_type TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                payload JSONB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS gateway_events_event_type_created_at_idx ON gateway_events (event_type, created_at);
+            CREATE INDEX IF NOT EXISTS gateway_events_created_at_idx ON gateway_events (created_at);
+            CREATE INDEX IF NOT EXISTS gateway_events_execution_id_idx ON gateway_events ((payload->>'execution_id'));
+            CREATE UNIQUE INDEX IF NOT EXISTS gateway_events_event_id_key ON gateway_events ((payload->>'event_id'));
+            CREATE OR REPLACE FUNCTION gateway_events_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'gateway_events is append-only' USING DETAIL = TG_OP || ' refused';
+            END;
+            $$;
+            DROP TRIGGER IF EXISTS gateway_events_append_only ON gateway_events;
+            CREATE TRIGGER gateway_events_append_only BEFORE UPDATE OR DELETE ON gateway_events
+                FOR EACH ROW EXECUTE FUNCTION gateway_events_reject_change();
+            DROP TRIGGER IF EXISTS gateway_events_no_truncate ON gateway_events;
+            CREATE TRIGGER gateway_events_no_truncate BEFORE TRUNCATE ON gateway_events
+                FOR EACH STATEMENT EXECUTE FUNCTION gateway_events_reject_change();
+            """
+        ),
+        (
+            2,
+            """
+            CREATE TABLE IF NOT EXISTS airlock_cli_tools (
+                tenant_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                definition JSONB NOT NULL,
+                registered_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (tenant_id, name)
+            );
+            """
+        ),
+    ]
+
+    /// Parameters per appended row; a statement takes at most 65535.
+    static let parametersPerRow = 4
+    static let rowsPerStatement = 65535 / parametersPerRow
+
+    /// The connection and everything done with it. Used only on the committer's thread.
+    private final class Session: @unchecked Sendable {
+        let connectionString: String
+        let logger: Logger
+        let retryWindow: Duration
+        var connection: PostgresConnection?
+        /// A statement failed for a connection reason: reconnect even if libpq still reports CONNECTION_OK.
+        var broken = false
+        /// Empty until the first connection attempt resolved it.
+        var location = ""
+
+        init(connectionString: String, logger: Logger, retryWindow: Duration) {
+            self.connectionString = connectionString
+            self.logger = logger
+            self.retryWindow = retryWindow
+        }
+
+        func open() throws(EventStoreError) -> String {
+            try withConnection { connection throws(PostgresError) in try migrate(connection) }
+            let synchronousCommit = try? withConnection { connection throws(PostgresError) in
+                try connection.execute("SHOW synchronous_commit").rows.first?.first ?? nil
+            }
+            if synchronousCommit == "off" {
+                logger.warning(
+                    "synchronous_commit is off on this server: an acknowledged event can be lost in a server crash",
+                    metadata: ["location": "\(location)"])
+            }
+            return location
+        }
+
+        func disconnect() { connection = nil }
+
+        /// "PostgreSQL at postgresql://…", for messages.
+        private var server: String { location.isEmpty ? "PostgreSQL" : "PostgreSQL at \(location)" }
+
+        // MARK: Schema
+
+        private func migrate(_ connection: PostgresConnection) throws(PostgresError) {
+            try transaction(connection, begin: "SELECT pg_advisory_xact_lock(\(migrationLockKey))") { () throws(PostgresError) in
+                _ = try connection.execute(
+                    """
+                    CREATE TABLE IF NOT EXISTS airlock_schema_migrations (
+                        version INTEGER PRIMARY KEY,
+                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                    )
+                    """)
+                let applied = Set(try connection.execute("SELECT version FROM airlock_schema_migrations").rows.compactMap { $0[0].flatMap(Int.init) })
+                for migration in migrations where !applied.contains(migration.version) {
+                    _ = try connection.executeScript(migration.sql)
+                    _ = try connection.execute("INSERT INTO airlock_schema_migrations (version) VALUES ($1::integer)", [String(migration.version)])
+                    logger.info("migrated the event schema", metadata: ["location": "\(location)", "version": "\(migration.version)"])
+                }
+            }
+        }
+
+        // MARK: Appends
+
+        func append(_ records: [EventRecord]) throws(EventStoreError) -> [Int64] {
+            // A writer elsewhere that holds the append lock and hangs must not hang us past the window.
+            let begin = "SET LOCAL lock_timeout = '\(max(1, retryWindow.milliseconds))ms'; SELECT pg_advisory_xact_lock(\(appendLockKey))"
+            return try withConnection { connection throws(PostgresError) in
+                try transaction(connection, begin: begin) { () throws(PostgresError) in
+                    var ids: [String: Int64] = [:]
+                    var start = 0
+                    while start < records.count {
+                        let chunk = records[start..<min(start + rowsPerStatement, records.count)]
+                        try insert(chunk, into: &ids, connection)
+                        start += chunk.count
+                    }
+                    // Records already stored (a retry, a duplicate in this batch) keep their first id.
+                    let missing = Array(Set(records.map(\.eventID)).subtracting(ids.keys))
+                    if !missing.isEmpty {
+                        let found = try connection.execute(
+                            "SELECT payload->>'event_id', id FROM gateway_events WHERE payload->>'event_id' = ANY($1::text[])",
+                            [arrayLiteral(missing)])
+                        for row in found.rows {
+                            if let eventID = row[0], let id = row[1].flatMap({ Int64($0) }) { ids[eventID] = id }
+                        }
+                    }
+                    return try records.map { record throws(PostgresError) in
+                        guard let id = ids[record.eventID] else {
+                            throw PostgresError(
+                                message: "event \(record.eventID) was neither inserted nor found", connectionLost: false)
+                        }
+                        return id
+                    }
+                }
+            }
+        }
+
+        /// One multi-row INSERT. The payload's `event_id` is set from the record, so the unique index
+        /// always holds the key the caller retries with.
+        private func insert(_ records: ArraySlice<EventRecord>, into ids: inout [String: Int64], _ connection: PostgresConnection)
+            throws(PostgresError)
+        {
+            var values: [String] = []
+            var parameters: [String?] = []
+            values.reserveCapacity(records.count)
+            parameters.reserveCapacity(records.count * parametersPerRow)
+            for record in records {
+                let n = parameters.count
+                values.append("($\(n + 1), $\(n + 2)::timestamptz, $\(n + 3)::jsonb || jsonb_build_object('event_id', $\(n + 4)::text))")
+                parameters += [record.type.rawValue, Timestamp.rfc3339(record.createdAt), record.payload, record.eventID]
+            }
+            let inserted = try connection.execute(
+                """
+                INSERT INTO gateway_events (event_type, created_at, payload) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT ((payload->>'event_id')) DO NOTHING
+                RETURNING payload->>'event_id', id
+                """, parameters)
+            for row in inserted.rows {
+                if let eventID = row[0], let id = row[1].flatMap({ Int64($0) }) { ids[eventID] = id }
+            }
+        }
+
+        // MARK: Registered tools
+
+        /// The tool and its `CliToolRegistered` event in one transaction (the append lock held, as
+        /// for any append); the tenant's rows locked so that the limit holds under concurrency.
+        func register(_ tool: RegisteredTool, limit: Int, event: EventRecord) throws(EventStoreError) -> RegistrationOutcome {
+            let begin = "SET LOCAL lock_timeout = '\(max(1, retryWindow.milliseconds))ms'; SELECT pg_advisory_xact_lock(\(appendLockKey))"
+            return try withConnection { connection throws(PostgresError) in
+                try transaction(connection, begin: begin) { () throws(PostgresError) -> RegistrationOutcome in
+                    let names = try connection.execute(
+                        "SELECT name FROM airlock_cli_tools WHERE tenant_id = $1 FOR UPDATE", [tool.tenantId]
+                    ).rows.compactMap { $0[0] }
+                    if names.contains(tool.name) { return .nameTaken }
+                    guard names.count < limit else { return .limitReached }
+                    _ = try connection.execute(
+                        "INSERT INTO airlock_cli_tools (tenant_id, name, definition, registered_at) VALUES ($1, $2, $3::jsonb, $4::timestamptz)",
+                        [tool.tenantId, tool.name, tool.definitionJSON, Timestamp.rfc3339(tool.registeredAt)])
+                    var ids: [String: Int64] = [:]
+                    try insert([event][...], into: &ids, connection)
+                    return .registered
+                }
+            }
+        }
+
+        func registeredTools(tenantID: String) throws(EventStoreError) -> [RegisteredTool] {
+            let rows = try withConnection { connection throws(PostgresError) in
+                try connection.execute("SELECT definition::text FROM airlock_cli_tools WHERE tenant_id = $1 ORDER BY name", [tenantID]).rows
+            }
+            var tools: [RegisteredTool] = []
+            for row in rows { tools.append(try RegisteredTool(definitionJSON: row[0] ?? "")) }
+            return tools
+        }
+
+        func removeRegisteredTool(name: String, tenantID: String) throws(EventStoreError) -> Bool {
+            try withConnection { connection throws(PostgresError) in
+                !(try connection.execute(
+                    "DELETE FROM airlock_cli_tools WHERE tenant_id = $1 AND name = $2 RETURNING name", [tenantID, name]
+                ).rows.isEmpty)
+            }
+        }
+
+        // MARK: Reads
+
+        func events(matching query: EventQuery) throws(EventStoreError) -> [StoredEvent] {
+            var conditions: [String] = []
+            var parameters: [String?] = []
+            func bind(_ value: String) -> String {
+                parameters.append(value)
+                return "$\(parameters.count)"
+            }
+            if let afterID = query.afterID { conditions.append("id > \(bind(String(afterID)))::bigint") }
+            if !query.types.isEmpty { conditions.append("event_type = ANY(\(bind(arrayLiteral(query.types.map(\.rawValue))))::text[])") }
+            if let executionID = query.executionID { conditions.append("payload->>'execution_id' = \(bind(executionID))") }
+            if let tenantID = query.tenantID { conditions.append("payload->>'tenant_id' = \(bind(tenantID))") }
+            if let since = query.since { conditions.append("created_at >= \(bind(Timestamp.rfc3339(since)))::timestamptz") }
+            let sql = """
+                SELECT id, event_type, created_at, payload::text FROM gateway_events
+                \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+                ORDER BY id LIMIT \(bind(String(max(0, query.limit))))::bigint
+                """
+            return try storedEvents(sql, parameters)
+        }
+
+        func unfinishedInvocations() throws(EventStoreError) -> [StoredEvent] {
+            try storedEvents(
+                """
+                SELECT started.id, started.event_type, started.created_at, started.payload::text
+                FROM gateway_events AS started
+                WHERE started.event_type = $1
+                  AND NOT EXISTS (
+                      SELECT 1 FROM gateway_events AS completed
+                      WHERE completed.payload->>'execution_id' = started.payload->>'execution_id'
+                        AND completed.event_type = $2)
+                ORDER BY started.id
+                """,
+                [EventType.cliToolInvocationStarted.rawValue, EventType.cliToolInvocationCompleted.rawValue])
+        }
+
+        private func storedEvents(_ sql: String, _ parameters: [String?]) throws(EventStoreError) -> [StoredEvent] {
+            let rows = try withConnection { connection throws(PostgresError) in try connection.execute(sql, parameters).rows }
+            var events: [StoredEvent] = []
+            events.reserveCapacity(rows.count)
+            for row in rows {
+                guard let id = row[0].flatMap({ Int64($0) }), let type = row[1], let createdText = row[2], let payload = row[3],
+                    let createdAt = PostgresEventStore.parseTimestamptz(createdText)
+                else {
+                    throw EventStoreError("\(server): unreadable gateway_events row \(row.map { $0 ?? "NULL" })")
+                }
+                events.append(StoredEvent(id: id, eventType: type, createdAt: createdAt, payload: payload))
+            }
+            return events
+        }
+
+        // MARK: Connection
+
+        /// Runs `body` on a working connection. A lost connection is re-established and `body` run again
+        /// (the whole transaction), with backoff, until the retry window ends.
+        private func withConnection<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(EventStoreError) -> T {
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: retryWindow)
+            var delay = Duration.milliseconds(50)
+            var lost = false
+            while true {
+                let failure: PostgresError
+                do {
+                    let connection = try connected()
+                    let result = try body(connection)
+                    if lost { logger.notice("reconnected to PostgreSQL", metadata: ["location": "\(location)"]) }
+                    return result
+                } catch {
+                    guard error.connectionLost else {
+                        let why = error.sqlState == "55P03" ? " (another writer held the append lock longer than the retry window)" : ""
+                        throw EventStoreError("\(server): \(error.message)\(why)")
+                    }
+                    failure = error
+                    broken = true
+                }
+                if !lost {
+                    logger.warning(
+                        "PostgreSQL connection lost; reconnecting", metadata: ["location": "\(location)", "error": "\(failure.message)"])
+                    lost = true
+                }
+                guard clock.now.advanced(by: delay) < deadline else {
+                    throw EventStoreError("\(server) is unreachable: \(failure.message)")
+                }
+                Thread.sleep(forTimeInterval: Double(delay.milliseconds) / 1000)
+                delay = min(delay * 2, .seconds(1))
+            }
+        }
+
+        /// The connection, (re)connected and with the session set up.
+        private func connected() throws(PostgresError) -> PostgresConnection {
+            let connection: PostgresConnection
+            if let existing = self.connection {
+                if existing.isConnected && !broken {
+                    // A transaction left open by an error path must not swallow the next statements.
+                    if existing.inTransaction { _ = try existing.executeScript("ROLLBACK") }
+                    return existing
+                }
+                existing.reset()
+                broken = false
+                connection = existing
+            } else {
+                connection = try PostgresConnection(connectionString, defaults: connectionDefaults)
+                self.connection = connection
+                location = connection.location
+            }
+            guard connection.isConnected else {
+                throw PostgresError(message: connection.errorMessage, connectionLost: true)
+            }
+            // Timestamps come back as `2026-11-23 10:00:00.123+00`, whatever the server's settings. A
+            // process of ours that stalls inside a transaction (stopped, cut off) loses its session
+            // rather than holding the append lock for every writer.
+            _ = try connection.executeScript(
+                "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET idle_in_transaction_session_timeout TO '30s'")
+            return connection
+        }
+
+        /// A connect that hangs (a silent host) must not outlast the retry window; the user's own
+        /// `connect_timeout` or `PGCONNECT_TIMEOUT` wins.
+        private var connectionDefaults: [(String, String)] {
+            var defaults = [("fallback_application_name", "airlock")]
+            if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+                defaults.append(("connect_timeout", String(max(2, retryWindow.components.seconds + 1))))
+            }
+            return defaults
+        }
+
+        /// BEGIN and the `begin` statements (one round trip), `body`, COMMIT; ROLLBACK when `body` fails
+        /// and the connection still works.
+        private func transaction<T>(_ connection: PostgresConnection, begin: String, _ body: () throws(PostgresError) -> T)
+            throws(PostgresError) -> T
+        {
+            _ = try connection.executeScript("BEGIN; " + begin)
+            do throws(PostgresError) {
+                let result = try body()
+                let commit = try connection.executeScript("COMMIT")
+                guard commit.commandTag == "COMMIT" else {
+                    throw PostgresError(message: "the transaction was rolled back (\(commit.commandTag))", connectionLost: false)
+                }
+                return result
+            } catch {
+                if !error.connectionLost && connection.inTransaction { _ = try? connection.executeScript("ROLLBACK") }
+                throw error
+            }
+        }
+    }
+
+    /// `{"a","b"}`: a PostgreSQL array literal, each element quoted.
+    private static func arrayLiteral(_ values: [String]) -> String {
+        let elements = values.map { value in
+            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return "{" + elements.joined(separator: ",") + "}"
+    }
+
+    /// A `timestamptz` as PostgreSQL writes it with DateStyle ISO: `2026-11-23 10:00:00.123+00`, or with
+    /// an offset `+05:30`, `-03:30:15`; fractional digits optional.
+    static func parseTimestamptz(_ text: String) -> Date? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 2 else { return nil }  // also "infinity" and BC dates
+        let date = parts[0].split(separator: "-").compactMap { Int($0) }
+        guard date.count == 3, let signIndex = parts[1].lastIndex(where: { $0 == "+" || $0 == "-" }) else { return nil }
+        let time = parts[1][..<signIndex]
+        let offset = parts[1][parts[1].index(after: signIndex)...].split(separator: ":").compactMap { Int($0) }
+        let clock = time.split(separator: ":")
+        guard clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]), let seconds = Double(clock[2]),
+            (1...3).contains(offset.count)
+        else { return nil }
+        var fields = tm()
+        fields.tm_year = Int32(date[0] - 1900)
+        fields.tm_mon = Int32(date[1] - 1)
+        fields.tm_mday = Int32(date[2])
+        fields.tm_hour = Int32(hour)
+        fields.tm_min = Int32(minute)
+        let offsetSeconds = offset.enumerated().reduce(0) { sum, element in sum + element.element * [3600, 60, 1][element.offset] }
+        let sign = parts[1][signIndex] == "-" ? -1 : 1
+        let local = Double(timegm(&fields)) + seconds
+        return Date(timeIntervalSince1970: local - Double(sign * offsetSeconds))
+    }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,181 @@
+import AirlockEngine
+import AirlockEvents
+import AirlockPolicy
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `airlock serve`: the socket worker, as a `Service` for a `ServiceGroup`.
+///
+/// `run()` resolves the engine (recovery and the orphan reaper run once it is), then serves the API
+/// on the Unix socket (and the loopback TCP listener, if any) until graceful shutdown: it stops
+/// accepting, refuses new invocations, lets running ones finish for `grace`, then cancels the rest
+/// (containers killed, `Completed` recorded as cancelled) and returns once every one has ended.
+/// SIGHUP reloads the policy.
+public struct AirlockWorker: Service {
+    public let configuration: WorkerConfiguration
+    let policy: LivePolicy
+    let trail: AuditTrail
+    let engine: WorkerEngine
+    let scheduler: InvocationScheduler
+    let api: WorkerAPI
+    let logger: Logger
+
+    public init(
+        configuration: WorkerConfiguration, policy: LivePolicy, trail: AuditTrail, engine: WorkerEngine, logger: Logger,
+        loadProfile: @escaping InvocationPipeline.ProfileLoader
+    ) {
+        self.configuration = configuration
+        self.policy = policy
+        self.trail = trail
+        self.engine = engine
+        self.logger = logger
+        let pipeline = InvocationPipeline(
+            engine: { () async throws(EngineError) -> ContainerEngine in try await engine.engine() }, trail: trail,
+            retentionBytes: configuration.retentionBytes, logger: logger, loadProfile: loadProfile)
+        scheduler = InvocationScheduler(
+            pipeline: pipeline, limits: configuration.limits,
+            registry: InvocationRegistry(maxEntries: configuration.rememberedResults, maxBytes: configuration.rememberedBytes), logger: logger)
+        api = WorkerAPI(
+            policy: policy, scheduler: scheduler, store: trail.store, engine: engine, maxBodyBytes: configuration.maxBodyBytes,
+            allowList: configuration.allowList, logger: logger)
+    }
+
+    /// The routes the API serves (the OpenAPI document must describe exactly these).
+    public var routes: [WorkerAPI.Route] { api.router().routes }
+
+    /// Invocations waiting or running, and waiting for a slot.
+    public var load: (running: Int, queued: Int) { scheduler.admission.counts }
+
+    public func run() async throws {
+        await engine.prepare()
+        if !trail.spool.isEmpty { await trail.deliverSpool() }
+        let socket = UnixSocketFile(path: configuration.socketPath, mode: configuration.socketMode)
+        try socket.prepare()
+        let responder = api.router().router.buildResponder()
+        let announcer = ListeningAnnouncer(expected: configuration.tcp == nil ? 1 : 2, announce: configuration.onListening)
+        let boundSocket = Mutex<(device: UInt64, inode: UInt64)?>(nil)
+        let logger = self.logger
+        var listeners = [
+            Application(
+                responder: responder, configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socket.path), backlog: configuration.backlog),
+                onServerRunning: { _ in
+                    do {
+                        let identity = try socket.bound()
+                        boundSocket.withLock { $0 = identity }
+                    } catch {
+                        logger.error("\(error)")
+                    }
+                    await announcer.add(.unixSocket(path: socket.path))
+                }, logger: logger)
+        ]
+        if let tcp = configuration.tcp {
+            logger.warning(
+                "Listening on loopback TCP too: TCP has no peer credentials, so every local process can call the worker there",
+                metadata: ["address": "\(tcp.host):\(tcp.port)"])
+            listeners.append(
+                Application(
+                    responder: responder, configuration: ApplicationConfiguration(address: .hostname(tcp.host, port: tcp.port), backlog: configuration.backlog),
+                    onServerRunning: { channel in await announcer.add(.tcp(host: tcp.host, port: channel.localAddress?.port ?? tcp.port)) },
+                    logger: logger))
+        }
+        defer {
+            if let identity = boundSocket.withLock({ $0 }) { socket.remove(ifStill: identity) }
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            for listener in listeners {
+                group.addTask { try await listener.run() }
+            }
+            group.addTask { await cancelWhenGracefulShutdown { await deliverSpoolPeriodically() } }
+            group.addTask { await cancelWhenGracefulShutdown { await reloadOnHangup() } }
+            group.addTask { await drainOnShutdown() }
+        }
+        if !trail.spool.isEmpty { await trail.deliverSpool() }
+        logger.info("Stopped")
+    }
+
+    /// Waits for graceful shutdown, then: no new invocations, `grace` for the running ones, then
+    /// cancel what is left. On cancellation (the group gave up waiting), cancels at once.
+    private func drainOnShutdown() async {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            scheduler.shutDown()
+            scheduler.cancelAll()
+            return
+        }
+        let running = scheduler.registry.activeHandles.count
+        logger.info(
+            "Shutting down: no new invocations; running ones may finish within the grace period",
+            metadata: ["count": "\(running)", "grace_ms": "\(configuration.grace.components.seconds * 1000)"])
+        scheduler.shutDown()
+        let grace = configuration.grace
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { await scheduler.registry.idle() }
+            race.addTask {
+                do {
+                    try await Task.sleep(for: grace)
+                } catch {
+                    return  // everything ended in time
+                }
+                let left = scheduler.registry.activeHandles.count
+                logger.warning("Grace period over: cancelling the invocations still running", metadata: ["count": "\(left)"])
+                scheduler.cancelAll()
+            }
+            await race.next()
+            race.cancelAll()
+        }
+    }
+
+    /// Delivers the spool every `spoolInterval` while it holds events (the store was down).
+    private func deliverSpoolPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.spoolInterval)
+            if !trail.spool.isEmpty, !Task.isCancelled {
+                let delivery = await trail.deliverSpool()
+                if let error = delivery.error {
+                    logger.warning("Spooled events not delivered yet", metadata: ["count": "\(delivery.remaining)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// SIGHUP: load and validate the policy file again. Invalid: logged, the old policy stays.
+    private func reloadOnHangup() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            let previous = policy.judge.policy.digest
+            switch policy.reload() {
+            case let .success(loaded):
+                logger.info("Policy reloaded", metadata: ["file": "\(loaded.file)", "policy_digest": "\(loaded.digest)", "previous_digest": "\(previous)"])
+            case let .failure(rejection):
+                logger.error(
+                    "Policy reload rejected; the previous policy stays",
+                    metadata: ["errors": "\(rejection.messages.joined(separator: "; "))", "policy_digest": "\(previous)"])
+            }
+        }
+    }
+}
+
+/// Tells `announce` the addresses once every listener is up.
+final class ListeningAnnouncer: Sendable {
+    private let addresses = Mutex<[ListeningAddress]>([])
+    private let expected: Int
+    private let announce: @Sendable ([ListeningAddress]) async -> Void
+
+    init(expected: Int, announce: @escaping @Sendable ([ListeningAddress]) async -> Void) {
+        self.expected = expected
+        self.announce = announce
+    }
+
+    func add(_ address: ListeningAddress) async {
+        let all = addresses.withLock { addresses -> [ListeningAddress]? in
+            addresses.append(address)
+            return addresses.count == expected ? addresses.filter(\.isUnixSocket) + addresses.filter { !$0.isUnixSocket } : nil
+        }
+        if let all { await announce(all) }
+    }
+}

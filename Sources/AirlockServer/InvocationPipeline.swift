@@ -1,0 +1,196 @@
+import AirlockEngine
+import AirlockEvents
+import AirlockPolicy
+import AirlockSeccomp
+import Foundation
+import Logging
+
+/// One call, from the socket or from `airlock run`: what the caller may supply. Everything else
+/// about the container comes from the policy's tool entry.
+public struct InvocationRequest: Sendable {
+    public var executionID: String
+    public var toolName: String
+    /// The arguments after the tool name, as bytes (invalid UTF-8 is judged, and denied, as such).
+    public var rawArguments: [[UInt8]]
+    /// nil: an operator's request, no tenant restrictions (`airlock run` without `--tenant`).
+    public var tenantID: String?
+    public var securityContext: String
+    public var mounts: [MountRequest]
+    /// May only shorten the policy's timeout.
+    public var timeout: Duration?
+    public var traceID: String?
+    /// `airlock run --runtime`; the socket API never sets it.
+    public var runtimeOverride: String?
+
+    public init(
+        executionID: String = UUID().uuidString.lowercased(), toolName: String, rawArguments: [[UInt8]], tenantID: String?,
+        securityContext: String, mounts: [MountRequest] = [], timeout: Duration? = nil, traceID: String? = nil,
+        runtimeOverride: String? = nil
+    ) {
+        self.executionID = executionID
+        self.toolName = toolName
+        self.rawArguments = rawArguments
+        self.tenantID = tenantID
+        self.securityContext = securityContext
+        self.mounts = mounts
+        self.timeout = timeout
+        self.traceID = traceID
+        self.runtimeOverride = runtimeOverride
+    }
+
+    public var arguments: [String] { rawArguments.map { String(decoding: $0, as: UTF8.self) } }
+
+    /// The tenant as recorded in events.
+    public var recordedTenant: String { tenantID ?? "operator" }
+}
+
+/// How an invocation ended.
+public enum InvocationResult: Sendable {
+    /// The judge said no; `CliToolSemanticRejected` was recorded (or spooled).
+    case denied(Decision)
+    /// Refused before launch (mount outside the roots, seccomp profile, audit store down); nothing
+    /// was launched. `decision` is nil when the request never reached the judge.
+    case refused(Decision?, reason: String)
+    /// The container ran (or the engine failed to run it); `Completed` was recorded or spooled.
+    case finished(Decision, RunResult, seccompProfileDigest: String)
+
+    public var executionDecision: Decision? {
+        switch self {
+        case let .denied(decision): decision
+        case let .refused(decision, _): decision
+        case let .finished(decision, _, _): decision
+        }
+    }
+}
+
+/// The invocation pipeline (DESIGN.md): judge -> Rejected | Started (committed before launch) ->
+/// run -> Completed (always; spooled if the store is down).
+public struct InvocationPipeline: Sendable {
+    public typealias ProfileLoader = @Sendable (String) throws(SeccompProfileError) -> SeccompProfile
+    public typealias EngineSource = @Sendable () async throws(EngineError) -> ContainerEngine
+
+    /// The engine, resolved when an allowed invocation first needs it (a denial never needs one).
+    public var engine: EngineSource
+    public var trail: AuditTrail
+    public var loadProfile: ProfileLoader
+    /// Bytes kept per stream (head and tail); every byte is counted regardless.
+    public var retentionBytes: Int
+    public var logger: Logger
+
+    public init(engine: @escaping EngineSource, trail: AuditTrail, retentionBytes: Int = 1 << 20, logger: Logger, loadProfile: @escaping ProfileLoader) {
+        self.engine = engine
+        self.trail = trail
+        self.loadProfile = loadProfile
+        self.retentionBytes = retentionBytes
+        self.logger = logger
+    }
+
+    /// Judges only: the dry run. Nothing launched, nothing recorded.
+    public static func judge(_ request: InvocationRequest, judge: Judge) -> Decision {
+        judge.decide(
+            JudgeRequest(tool: request.toolName, rawArgv: request.rawArguments, tenant: request.tenantID, securityContext: request.securityContext))
+    }
+
+    /// Runs one invocation to its end. Task cancellation cancels it (the container is killed and
+    /// `Completed` recorded as cancelled). Never throws: every way it can end is a result.
+    public func invoke(
+        _ request: InvocationRequest, judge: Judge, onOutput: ContainerRunner.OutputHandler? = nil
+    ) async -> InvocationResult {
+        let decision = Self.judge(request, judge: judge)
+        var metadata: Logger.Metadata = [
+            "execution_id": "\(request.executionID)", "tool": "\(request.toolName)", "tenant_id": "\(request.recordedTenant)",
+            "rule_id": "\(decision.ruleID)", "policy_digest": "\(decision.policyDigest)",
+        ]
+        if let traceID = request.traceID { metadata["trace_id"] = "\(traceID)" }
+
+        guard decision.allowed, let tool = judge.policy.tools[decision.tool] else {
+            let rejected = CliToolSemanticRejected(
+                executionId: request.executionID, toolName: request.toolName, requestedSubcommand: decision.requestedSubcommand,
+                rejectionReason: decision.reason, securityContext: request.securityContext, ruleId: decision.ruleID,
+                policyDigest: decision.policyDigest, tenantId: request.recordedTenant, args: request.arguments, traceId: request.traceID)
+            do {
+                try await trail.record(rejected)
+            } catch {
+                logger.error("Rejection could not be recorded", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
+            }
+            logger.info("Invocation denied", metadata: metadata)
+            return .denied(decision)
+        }
+
+        // Everything that can refuse is checked before anything is recorded as started or launched.
+        let mounts: [Mount]
+        let profile: SeccompProfile
+        let engine: ContainerEngine
+        do {
+            mounts = try MountResolver.resolve(request.mounts, roots: tool.container.mountRoots)
+            profile = try loadProfile(tool.container.seccompProfile)
+            engine = try await self.engine()
+        } catch {
+            logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(error)"]) { $1 })
+            return .refused(decision, reason: "\(error)")
+        }
+        var container = tool.container
+        // The engine reads the same file; it runs elsewhere, so it gets an absolute path.
+        container.seccompProfile = profile.file.hasPrefix("/") ? profile.file : FileManager.default.currentDirectoryPath + "/" + profile.file
+        let spec = ContainerRunSpec(
+            executionID: request.executionID, toolName: tool.name, tenant: request.recordedTenant, container: container,
+            arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout)
+
+        let started = CliToolInvocationStarted(
+            executionId: request.executionID, toolName: tool.name, dockerImage: container.image, command: container.entrypoint,
+            args: request.arguments, tenantId: request.recordedTenant, securityContext: request.securityContext,
+            ruleId: decision.ruleID, requestedSubcommand: decision.requestedSubcommand, policyDigest: decision.policyDigest,
+            seccompProfileDigest: profile.digest, engine: "\(engine.kind.rawValue) \(engine.version)",
+            containerName: spec.containerName, owner: spec.owner.description,
+            timeoutMs: spec.effectiveTimeout.components.seconds * 1000 + spec.effectiveTimeout.components.attoseconds / 1_000_000_000_000_000,
+            traceId: request.traceID)
+        do {
+            try await trail.recordStarted(started)
+        } catch {
+            logger.error("Invocation refused: the audit store is unavailable", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
+            return .refused(decision, reason: error.message)
+        }
+
+        let runner = ContainerRunner(engine: engine, retentionBytes: retentionBytes)
+        let result: RunResult
+        do {
+            result = try await runner.run(spec, onOutput: onOutput)
+        } catch {
+            // The engine CLI could not even be started: still an ending the trail must show.
+            result = RunResult(
+                executionID: spec.executionID, containerName: spec.containerName, image: container.image,
+                outcome: .engineFailure(status: 127, message: error.description), stdout: OutputCapture(limit: 0),
+                stderr: OutputCapture(limit: 0), durationMilliseconds: 0, oomKilled: false, exitCode: 127)
+        }
+        await recordCompletion(of: result, request: request, toolName: tool.name, metadata: metadata)
+        return .finished(decision, result, seccompProfileDigest: profile.digest)
+    }
+
+    private func recordCompletion(of result: RunResult, request: InvocationRequest, toolName: String, metadata: Logger.Metadata) async {
+        let outcome: CliToolInvocationCompleted.Outcome
+        var engineError: String?
+        switch result.outcome {
+        case .exited: outcome = .exited
+        case .timedOut: outcome = .timedOut
+        case .cancelled: outcome = .cancelled
+        case let .engineFailure(_, message):
+            outcome = .engineFailure
+            engineError = message
+        }
+        let completed = CliToolInvocationCompleted(
+            executionId: request.executionID, toolName: toolName, exitCode: result.exitCode, stdoutBytes: result.stdout.totalBytes,
+            stderrBytes: result.stderr.totalBytes, durationMs: result.durationMilliseconds, tenantId: request.recordedTenant,
+            outcome: outcome, oomKilled: result.oomKilled, stdoutTruncated: result.stdout.truncated,
+            stderrTruncated: result.stderr.truncated, engineError: engineError, traceId: request.traceID)
+        do {
+            try await trail.record(completed)
+        } catch {
+            logger.critical("Completion could not be recorded", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
+        }
+        logger.info(
+            "Invocation completed",
+            metadata: metadata.merging([
+                "outcome": "\(outcome.rawValue)", "exit_code": "\(result.exitCode)", "duration_ms": "\(result.durationMilliseconds)",
+            ]) { $1 })
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// How `airlock serve` listens, whom it lets in, and its limits.
+public struct WorkerConfiguration: Sendable {
+    public var socketPath: String
+    /// 0660 by default: the worker's user and group may connect (connecting needs write permission).
+    public var socketMode: mode_t = 0o660
+    /// An additional TCP listener on a loopback address. TCP has no peer credentials: every local
+    /// process can connect, so it is opt-in.
+    public var tcp: LoopbackAddress?
+    public var allowList: PeerAllowList = .standard
+    public var limits = AdmissionLimits()
+    /// Connections the kernel holds for the worker to accept: a burst larger than this is refused
+    /// before it could be answered 429 (Linux caps it at net.core.somaxconn).
+    public var backlog = 1024
+    /// Request bodies larger than this are refused with 413.
+    public var maxBodyBytes = 1 << 20
+    /// After SIGTERM/SIGINT, how long running invocations may still take before they are cancelled.
+    public var grace: Duration = .seconds(10)
+    /// How often the spool is delivered while it holds events.
+    public var spoolInterval: Duration = .seconds(3)
+    /// Output bytes kept per stream and invocation (head and tail); every byte is counted regardless.
+    public var retentionBytes = 1 << 20
+    /// Finished answers kept for repeated execution ids.
+    public var rememberedResults = 1000
+    public var rememberedBytes = 64 << 20
+    /// Called once listening, with what to tell a user (curl examples).
+    public var onListening: @Sendable ([ListeningAddress]) async -> Void = { _ in }
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+}
+
+/// Where the worker listens, once bound (the TCP port is the real one when 0 was asked for).
+public enum ListeningAddress: Sendable, Equatable, CustomStringConvertible {
+    case unixSocket(path: String)
+    case tcp(host: String, port: Int)
+
+    /// A command that calls the worker there.
+    public func curl(_ path: String) -> String {
+        switch self {
+        case let .unixSocket(socket): "curl --unix-socket \(socket) http://localhost\(path)"
+        case let .tcp(host, port): "curl http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+        }
+    }
+
+    public var isUnixSocket: Bool {
+        if case .unixSocket = self { true } else { false }
+    }
+
+    public var description: String {
+        switch self {
+        case let .unixSocket(path): "unix:\(path)"
+        case let .tcp(host, port): "\(host):\(port)"
+        }
+    }
+}
+
+/// A TCP listen address that is guaranteed to be loopback: `127.x.x.x:PORT`, `[::1]:PORT`, or
+/// `localhost:PORT` (127.0.0.1). Anything else is refused: the API has no authentication of its own.
+public struct LoopbackAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(parsing text: String) throws(ListenError) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ListenError("--listen \(text): expected [::1]:PORT")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ListenError("--listen \(text): expected HOST:PORT, e.g. 127.0.0.1:8787") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ListenError("--listen \(text): the port must be a number from 0 to 65535")
+        }
+        let resolved = host == "localhost" ? "127.0.0.1" : String(host)
+        guard Self.isLoopback(resolved) else {
+            throw ListenError("--listen \(text): refusing a non-loopback address; only 127.0.0.0/8, ::1 and localhost are allowed")
+        }
+        self.host = resolved
+        self.port = port
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
+    }
+}

@@ -1,0 +1,87 @@
+import AirlockEngine
+import AirlockEvents
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+
+/// Where the audit trail goes, for every command that records or reads events.
+struct AuditOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Event store: sqlite:PATH, postgresql://…, or postgresql:KEY=VALUE… (libpq; PG* variables apply).",
+            discussion: "Default: $AIRLOCK_EVENTS, else SQLite at STATE_DIR/events.sqlite."))
+    var events: String?
+
+    @Option(name: .customLong("state-dir"), help: "State directory: the default event store and the spool (default: $AIRLOCK_STATE_DIR, else ./var).")
+    var stateDirectory: String?
+
+    var resolvedStateDirectory: String {
+        stateDirectory ?? ProcessInfo.processInfo.environment["AIRLOCK_STATE_DIR"] ?? "var"
+    }
+
+    func location() throws(EventStoreError) -> EventStoreLocation {
+        if let text = events ?? ProcessInfo.processInfo.environment["AIRLOCK_EVENTS"] {
+            return try EventStoreLocation(parsing: text)
+        }
+        return .standard(stateDirectory: resolvedStateDirectory)
+    }
+
+    /// Opens the store and the spool. A store that cannot be opened stands in as unavailable, so
+    /// nothing is launched and what must not be lost goes to the spool; a bad `--events` or a spool
+    /// that cannot be created is an error.
+    func openTrail(logger: Logger) async throws -> AuditTrail {
+        let spool: EventSpool
+        let location: EventStoreLocation
+        do {
+            location = try self.location()
+            spool = try EventSpool(directory: resolvedStateDirectory + "/spool")
+        } catch {
+            StandardError.print("airlock: \(error.message)")
+            throw ExitStatus.error
+        }
+        let store: any EventStore
+        do {
+            store = try await location.open()
+        } catch {
+            logger.error("Event store unavailable", metadata: ["error": "\(error.message)"])
+            store = UnavailableEventStore(location: "\(location)", reason: error.message)
+        }
+        return AuditTrail(store: store, spool: spool, logger: logger)
+    }
+
+    /// Delivers what the spool holds and closes the invocations a crash left open (their containers
+    /// removed, `Completed` written with `abandoned: true`). Failures are logged: they are retried
+    /// at the next start.
+    func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async {
+        do {
+            _ = try await trail.reconcile(
+                isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone ?? false },
+                removeContainer: { name in await engine.removeContainer(named: name) })
+        } catch {
+            logger.warning("Recovery postponed", metadata: ["error": "\(error.message)"])
+        }
+    }
+}
+
+/// While alive, SIGINT and SIGTERM call `handler` instead of ending the process, so that a running
+/// invocation is cancelled properly: container killed, its end recorded.
+final class CancellationSignals: @unchecked Sendable {  // immutable after init; dispatch sources are thread-safe
+    private let sources: [any DispatchSourceSignal]
+
+    init(handler: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

@@ -1,0 +1,154 @@
+import AirlockEvents
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `airlock events`: read the audit trail; `tail` ships it.
+struct EventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Read the audit trail (gateway_events).",
+        subcommands: [ListEvents.self, TailEvents.self]
+    )
+}
+
+/// Filters and output shared by `list` and `tail`.
+struct EventFilterOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable { case json, text }
+
+    @Option(name: .customLong("after-id"), help: "Only events with an id greater than N (a shipper's cursor).")
+    var afterID: Int64?
+
+    @Option(name: .customLong("type"), help: "Only this event type (repeatable), e.g. CliToolSemanticRejected.")
+    var types: [String] = []
+
+    @Option(name: .customLong("execution-id"), help: "Only the events of this execution.")
+    var executionID: String?
+
+    @Option(help: "Only the events of this tenant.")
+    var tenant: String?
+
+    @Option(help: "Only events newer than this: 90s, 15m, 1h, 7d.")
+    var since: String?
+
+    @Option(help: "json: one object per line (payload as an object); text: one summary line per event.")
+    var format: Format = .json
+
+    func validate() throws {
+        for type in types where EventType(rawValue: type) == nil {
+            throw ValidationError("--type \(type) is not an Airlock event type; one of \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let since, Self.seconds(since) == nil {
+            throw ValidationError("--since \(since) is not a duration: a number followed by s, m, h or d, e.g. 15m")
+        }
+        if let afterID, afterID < 0 { throw ValidationError("--after-id cannot be negative") }
+    }
+
+    func query(afterID cursor: Int64?, limit: Int) -> EventQuery {
+        EventQuery(
+            afterID: cursor ?? afterID, types: types.compactMap(EventType.init(rawValue:)), executionID: executionID, tenantID: tenant,
+            since: since.flatMap(Self.seconds).map { Date().addingTimeInterval(-$0) }, limit: limit)
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
+        switch unit {
+        case "s": return value
+        case "m": return value * 60
+        case "h": return value * 3600
+        case "d": return value * 86400
+        default: return nil
+        }
+    }
+
+    func print(_ event: StoredEvent) {
+        switch format {
+        case .json:
+            let payload = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) ?? event.payload
+            let line: [String: Any] = [
+                "id": event.id, "event_type": event.eventType, "created_at": Timestamp.rfc3339(event.createdAt), "payload": payload,
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            Swift.print(String(decoding: data, as: UTF8.self))
+        case .text:
+            let fields = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any]) ?? [:]
+            var line = "\(event.id)  \(Timestamp.rfc3339(event.createdAt))  \(event.eventType)"
+            for key in ["execution_id", "tenant_id", "tool_name", "name", "exit_code", "rule_id", "rejection_reason", "abandoned"] {
+                if let value = fields[key], !(value is NSNull) { line += "  \(key)=\(value)" }
+            }
+            Swift.print(line)
+        }
+    }
+}
+
+struct ListEvents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Print the matching events, in id order.")
+
+    @OptionGroup var filter: EventFilterOptions
+    @OptionGroup var audit: AuditOptions
+
+    @Option(help: "At most this many events.")
+    var limit: Int = 1000
+
+    func run() async throws {
+        let store = try await EventsAccess.open(audit)
+        do {
+            for event in try await store.events(matching: filter.query(afterID: nil, limit: limit)) { filter.print(event) }
+        } catch {
+            StandardError.print("airlock: \(error.message)")
+            throw ExitStatus.error
+        }
+    }
+}
+
+struct TailEvents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tail",
+        abstract: "Print the matching events, then follow new ones as they are written, in id order.",
+        discussion: """
+            For shipping to a SIEM: remember the last id printed and restart with --after-id. The \
+            table is append-only and ids become visible in order, so nothing is skipped or repeated.
+            """)
+
+    @OptionGroup var filter: EventFilterOptions
+    @OptionGroup var audit: AuditOptions
+
+    @Option(help: "Seconds between polls.")
+    var interval: Double = 1
+
+    func validate() throws {
+        if !(interval > 0) { throw ValidationError("--interval must be a positive number of seconds") }
+    }
+
+    func run() async throws {
+        let store = try await EventsAccess.open(audit)
+        var cursor = filter.afterID
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                let batch = try await store.events(matching: filter.query(afterID: cursor, limit: 1000))
+                for event in batch { filter.print(event) }
+                fflush(nil)
+                if let last = batch.last { cursor = last.id }
+                if failing { StandardError.print("airlock: event store reachable again; following from id \(cursor ?? 0)") }
+                failing = false
+                if batch.count == 1000 { continue }
+            } catch {
+                if !failing { StandardError.print("airlock: \(error.message); retrying") }
+                failing = true
+            }
+            try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+        }
+    }
+}
+
+enum EventsAccess {
+    static func open(_ audit: AuditOptions) async throws -> any EventStore {
+        do {
+            return try await audit.location().open()
+        } catch {
+            StandardError.print("airlock: \(error.message)")
+            throw ExitStatus.error
+        }
+    }
+}

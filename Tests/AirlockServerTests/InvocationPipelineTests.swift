@@ -1,0 +1,212 @@
+import AirlockEngine
+import AirlockEvents
+import AirlockPolicy
+import AirlockSeccomp
+import AirlockServer
+import Foundation
+import Logging
+import Testing
+
+/// The invocation pipeline on real podman: every way an invocation can end leaves its events, and
+/// nothing is launched without its `Started` committed first.
+@Suite(.serialized) struct InvocationPipelineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Tools that behave as each ending needs, in the static busybox test image. They borrow git's
+    /// grammar (`TOOL log` is allowed); `sh -c SCRIPT` ignores the arguments after the script.
+    static func policy(workspace: String) throws -> Policy {
+        func tool(_ name: String, _ script: String, image: String = "airlock/test:1", timeout: String = "30s", memory: String = "256m") -> String {
+            """
+              \(name):
+                grammar: \(root)/policies/grammars/git.yaml
+                image: \(image)
+                entrypoint: [/bin/sh, -c, "\(script)"]
+                timeout: \(timeout)
+                seccomp: \(root)/policies/seccomp/hardened.json
+                runtime: runc
+                limits: {memory: \(memory), pids: 64, cpus: 1, nofile: 256, nproc: 64, tmpfs: 16m}
+                mounts: [{root: \(workspace), writable: true}]
+
+            """
+        }
+        let yaml =
+            "version: 1\ntools:\n"
+            + tool("ok", "echo hello; echo oops >&2")
+            + tool("fail", "exit 3")
+            + tool("sleeper", "sleep 600", timeout: "2s")
+            + tool("hog", "dd if=/dev/zero of=/dev/null bs=256M count=1", memory: "32m")
+            + tool("missing", "true", image: "airlock/no-such-image:1")
+            + tool("marker", "touch /workspace/launched")
+            + """
+            contexts:
+              ro:
+                allow:
+                  - {id: run-log, tool: [ok, fail, sleeper, hog, missing, marker], subcommand: [log], reason: test tools}
+            tenants:
+              acme: {contexts: [ro]}
+            """
+        return try PolicyLoader { path in try String(contentsOfFile: path, encoding: .utf8) }.load(yaml: yaml, file: "test-policy.yaml")
+    }
+
+    struct Fixture {
+        var workspace: String
+        var store: InMemoryEventStore
+        var trail: AuditTrail
+        var pipeline: InvocationPipeline
+        var judge: Judge
+    }
+
+    static func fixture() async throws -> Fixture {
+        let workspace = NSTemporaryDirectory() + "airlock-pipeline-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        chmod(workspace, 0o777)  // the tool runs as nobody
+        let engine = try await EngineResolver(explicit: "podman").resolve()
+        let store = InMemoryEventStore()
+        let trail = AuditTrail(store: store, spool: try EventSpool(directory: workspace + "/.spool"))
+        let pipeline = InvocationPipeline(
+            engine: { engine }, trail: trail, retentionBytes: 4096, logger: Logger(label: "test"),
+            loadProfile: { path throws(SeccompProfileError) in
+                try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
+            })
+        return Fixture(workspace: workspace, store: store, trail: trail, pipeline: pipeline, judge: Judge(policy: try policy(workspace: workspace)))
+    }
+
+    static func request(_ tool: String, workspace: String? = nil) -> InvocationRequest {
+        InvocationRequest(
+            toolName: tool, rawArguments: [Array("log".utf8)], tenantID: "acme", securityContext: "ro",
+            mounts: workspace.map { [MountRequest(hostPath: $0, containerPath: "/workspace", writable: true)] } ?? [])
+    }
+
+    static func payloads(_ store: InMemoryEventStore, _ executionID: String) async throws -> [(String, [String: Any])] {
+        try await store.events(matching: EventQuery(executionID: executionID)).map { event in
+            (event.eventType, try #require(try JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any]))
+        }
+    }
+
+    @Test(
+        "every ending is recorded: Started, then Completed with the outcome",
+        arguments: [
+            ("ok", "exited", 0, false, false),
+            ("fail", "exited", 3, false, false),
+            ("sleeper", "timed_out", nil, true, false),
+            ("hog", "exited", 137, false, true),
+            ("missing", "engine_failure", 125, false, false),
+        ] as [(String, String, Int?, Bool, Bool)])
+    func endings(tool: String, outcome: String, exitCode: Int?, timedOut: Bool, oomKilled: Bool) async throws {
+        let fixture = try await Self.fixture()
+        let request = Self.request(tool)
+        let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
+        guard case let .finished(decision, run, digest) = result else {
+            Issue.record("expected a finished invocation, got \(result)")
+            return
+        }
+        #expect(decision.ruleID == "run-log")
+        let events = try await Self.payloads(fixture.store, request.executionID)
+        #expect(events.map(\.0) == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+        let started = events[0].1
+        #expect(started["tool_name"] as? String == tool)
+        #expect(started["tenant_id"] as? String == "acme")
+        #expect(started["args"] as? [String] == ["log"])
+        #expect((started["command"] as? [String])?.first == "/bin/sh")
+        #expect(started["seccomp_profile_digest"] as? String == digest)
+        #expect(started["policy_digest"] as? String == decision.policyDigest)
+        #expect((started["engine"] as? String)?.hasPrefix("podman ") == true)
+        let completed = events[1].1
+        #expect(completed["outcome"] as? String == outcome)
+        if let exitCode { #expect(completed["exit_code"] as? Int == exitCode) }
+        #expect(completed["timed_out"] as? Bool == timedOut)
+        #expect(completed["oom_killed"] as? Bool == oomKilled)
+        #expect(completed["stdout_bytes"] as? Int == Int(run.stdout.totalBytes))
+        #expect(completed["stderr_bytes"] as? Int == Int(run.stderr.totalBytes))
+        if tool == "ok" {
+            #expect(completed["stdout_bytes"] as? Int == 6)
+            #expect(completed["stderr_bytes"] as? Int == 5)
+        }
+        if tool == "missing" { #expect((completed["engine_error"] as? String)?.contains("images/build") == true) }
+    }
+
+    @Test("cancellation kills the container and records Completed as cancelled")
+    func cancellation() async throws {
+        let fixture = try await Self.fixture()
+        let request = Self.request("sleeper")
+        let running = Task { await fixture.pipeline.invoke(request, judge: fixture.judge) }
+        try await Task.sleep(for: .milliseconds(800))
+        running.cancel()
+        let result = await running.value
+        guard case let .finished(_, run, _) = result else {
+            Issue.record("expected a finished invocation, got \(result)")
+            return
+        }
+        #expect(run.outcome == .cancelled)
+        let events = try await Self.payloads(fixture.store, request.executionID)
+        #expect(events.map(\.0) == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+        #expect(events.last?.1["cancelled"] as? Bool == true)
+        let listing = Process()
+        listing.executableURL = URL(fileURLWithPath: "/usr/bin/podman")
+        listing.arguments = ["ps", "--all", "--filter", "name=^airlock-\(request.executionID)$", "--format", "{{.Names}}"]
+        let output = Pipe()
+        listing.standardOutput = output
+        try listing.run()
+        listing.waitUntilExit()
+        #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "no container left")
+    }
+
+    @Test("a denial is recorded as CliToolSemanticRejected with the rule and reason; nothing runs")
+    func denial() async throws {
+        let fixture = try await Self.fixture()
+        var request = Self.request("ok")
+        request.rawArguments = [Array("push".utf8), Array("--force".utf8)]
+        let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
+        guard case let .denied(decision) = result else {
+            Issue.record("expected a denial, got \(result)")
+            return
+        }
+        let events = try await Self.payloads(fixture.store, request.executionID)
+        #expect(events.map(\.0) == ["CliToolSemanticRejected"])
+        #expect(events[0].1["rule_id"] as? String == decision.ruleID)
+        #expect(events[0].1["rejection_reason"] as? String == decision.reason)
+        #expect(events[0].1["requested_subcommand"] as? String == "push")
+        #expect(events[0].1["security_context"] as? String == "ro")
+    }
+
+    @Test("no Started, no launch: when the store cannot take the Started event, the tool never runs")
+    func storeDownRefusesLaunch() async throws {
+        let fixture = try await Self.fixture()
+        fixture.store.fail(with: "disk gone")
+        let request = Self.request("marker", workspace: fixture.workspace)
+        let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
+        guard case let .refused(_, reason) = result else {
+            Issue.record("expected a refusal, got \(result)")
+            return
+        }
+        #expect(reason.contains("not launched") && reason.contains("disk gone"), "\(reason)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/launched"), "the tool ran without its Started event")
+        fixture.store.fail(with: nil)
+        #expect(try await fixture.store.events(matching: EventQuery()).isEmpty)
+        // The same request with the store back runs (the marker proves the check above can fail).
+        let again = await fixture.pipeline.invoke(Self.request("marker", workspace: fixture.workspace), judge: fixture.judge)
+        if case let .finished(_, run, _) = again { #expect(run.exitCode == 0, "\(String(decoding: run.stderr.keptHead, as: UTF8.self))") }
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/launched"))
+    }
+
+    @Test("when the store fails after launch, Completed goes to the spool and is delivered once it is back")
+    func storeFailsAfterLaunch() async throws {
+        let fixture = try await Self.fixture()
+        let request = Self.request("fail")
+        // The store fails once Started is in; the container takes a podman start (over 100 ms)
+        // before Completed is due, which must then not be lost.
+        let store = fixture.store
+        let running = Task { await fixture.pipeline.invoke(request, judge: fixture.judge) }
+        while try await store.events(matching: EventQuery(executionID: request.executionID)).isEmpty {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        store.fail(with: "server restarting")
+        _ = await running.value
+        #expect(fixture.trail.spool.pending().records.map(\.type) == [.cliToolInvocationCompleted])
+        store.fail(with: nil)
+        #expect(await fixture.trail.deliverSpool().delivered == 1)
+        let events = try await Self.payloads(store, request.executionID)
+        #expect(events.map(\.0) == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+        #expect(events[1].1["exit_code"] as? Int == 3)
+    }
+}

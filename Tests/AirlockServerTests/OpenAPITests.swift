@@ -1,0 +1,56 @@
+import AirlockServer
+import Foundation
+import Testing
+import Yams
+
+extension WorkerSuite {
+    @Suite("docs/openapi.yaml") struct OpenAPITests {
+        static let document = TestPolicy.root + "/docs/openapi.yaml"
+
+        /// Described in the document, served by the registry phase (issue 5, phase 2). When those routes are
+        /// registered, remove them from here: the test then demands they match.
+        static let pending: Set<String> = ["POST /v1/cli-tools", "GET /v1/cli-tools", "GET /v1/cli-tools/{name}", "DELETE /v1/cli-tools/{name}"]
+
+        @Test("describes exactly the routes the server registers")
+        func routes() async throws {
+            let text = try String(contentsOfFile: Self.document, encoding: .utf8)
+            let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+            #expect((root["openapi"] as? String)?.hasPrefix("3.1") == true)
+            let paths = try #require(root["paths"] as? [String: Any])
+            let methods = ["get", "put", "post", "delete", "patch", "head", "options"]
+            var documented: Set<String> = []
+            for (path, item) in paths {
+                for (key, _) in (item as? [String: Any] ?? [:]) where methods.contains(key) {
+                    documented.insert("\(key.uppercased()) \(path)")
+                }
+            }
+            let worker = try await TestWorker.start()
+            let registered = Set(worker.worker.routes.map(\.description))
+            try await worker.stop()
+            #expect(registered.isDisjoint(with: Self.pending), "registered now: take them out of `pending`")
+            #expect(documented == registered.union(Self.pending), "documented only: \(documented.subtracting(registered.union(Self.pending))); served only: \(registered.subtracting(documented))")
+        }
+
+        @Test("every $ref points at a component that exists")
+        func references() throws {
+            let text = try String(contentsOfFile: Self.document, encoding: .utf8)
+            let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+            let components = try #require(root["components"] as? [String: [String: Any]])
+            var references: [String] = []
+            func walk(_ value: Any) {
+                if let object = value as? [String: Any] {
+                    if let reference = object["$ref"] as? String { references.append(reference) }
+                    object.values.forEach(walk)
+                } else if let array = value as? [Any] {
+                    array.forEach(walk)
+                }
+            }
+            walk(root)
+            #expect(!references.isEmpty)
+            for reference in references {
+                let parts = reference.split(separator: "/").map(String.init)
+                #expect(parts.count == 4 && parts[0] == "#" && parts[1] == "components" && components[parts[2]]?[parts[3]] != nil, "\(reference)")
+            }
+        }
+    }
+}
