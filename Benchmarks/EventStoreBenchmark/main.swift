@@ -46,17 +46,18 @@ struct Figures {
     var text: String { String(format: "%8.0f events/s   p50 %6.3f ms   p99 %6.3f ms", perSecond, p50, p99) }
 }
 
-/// `writers` tasks each append `count / writers` events one at a time, awaiting each.
+/// `writers` tasks each append `count / writers` events one at a time, awaiting each. The events
+/// are encoded beforehand: this measures the store (encoding is measured on its own).
 func measure(_ store: any EventStore, writers: Int, count: Int) async throws -> Figures {
     let perWriter = count / writers
+    let batches = (0..<writers).map { writer in (0..<perWriter).map { sample(writer * perWriter + $0) } }
     let began = ContinuousClock.now
     let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-        for writer in 0..<writers {
+        for records in batches {
             group.addTask {
                 var latencies: [Double] = []
                 latencies.reserveCapacity(perWriter)
-                for n in 0..<perWriter {
-                    let record = sample(writer * perWriter + n)
+                for record in records {
                     let start = ContinuousClock.now
                     _ = try await store.append(record)
                     latencies.append(milliseconds(ContinuousClock.now - start))
@@ -88,6 +89,14 @@ func baseline(count: Int) -> Figures {
 
 let floor = baseline(count: count)
 print("baseline: write + fsync of 300 bytes      \(floor.text)")
+var encodeLatencies: [Double] = []
+let encodeBegan = ContinuousClock.now
+for n in 0..<2000 {
+    let start = ContinuousClock.now
+    _ = sample(n)
+    encodeLatencies.append(milliseconds(ContinuousClock.now - start))
+}
+print("encoding one Started event (JSON)          \(Figures(latencies: encodeLatencies, elapsed: ContinuousClock.now - encodeBegan, events: 2000).text)")
 for location in locations {
     let store = try await EventStoreLocation(parsing: location).open()
     print("\(store.location)")
