@@ -105,6 +105,9 @@ for location in locations {
     print("  1 writer                                  \(single.text)")
     let concurrent = try await measure(store, writers: 8, count: count)
     print("  8 concurrent writers                      \(concurrent.text)")
+    // Group commit's scaling: more writers waiting means larger batches for the same fsync.
+    let many = try await measure(store, writers: 64, count: count)
+    print("  64 concurrent writers                     \(many.text)")
     print(
         String(
             format: "  ratios: 1-writer p50 / fsync p50 %.2f; 8-writer throughput / 1-writer %.2f; Started adds p50 %.3f ms, p99 %.3f ms",
