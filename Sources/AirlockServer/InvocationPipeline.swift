@@ -85,25 +85,32 @@ public struct InvocationPipeline: Sendable {
         self.logger = logger
     }
 
-    /// Judges only: the dry run. Nothing launched, nothing recorded.
-    public static func judge(_ request: InvocationRequest, judge: Judge) -> Decision {
-        judge.decide(
-            JudgeRequest(tool: request.toolName, rawArgv: request.rawArguments, tenant: request.tenantID, securityContext: request.securityContext))
+    /// Judges only: the dry run. Nothing launched, nothing recorded. `registered`: the tenant's
+    /// registered tool of that name, when the policy has no tool of it.
+    public static func judge(_ request: InvocationRequest, judge: Judge, registered: RegisteredTool? = nil) -> Decision {
+        let judgeRequest = JudgeRequest(
+            tool: request.toolName, rawArgv: request.rawArguments, tenant: request.tenantID, securityContext: request.securityContext)
+        guard let registered else { return judge.decide(judgeRequest) }
+        return judge.decide(
+            judgeRequest,
+            registered: RegisteredToolRules(
+                name: registered.name, baseTool: registered.grammar, allowedSubcommands: registered.allowedSubcommands,
+                requireSemanticJudge: registered.requireSemanticJudge))
     }
 
     /// Runs one invocation to its end. Task cancellation cancels it (the container is killed and
     /// `Completed` recorded as cancelled). Never throws: every way it can end is a result.
     public func invoke(
-        _ request: InvocationRequest, judge: Judge, onOutput: ContainerRunner.OutputHandler? = nil
+        _ request: InvocationRequest, judge: Judge, registered: RegisteredTool? = nil, onOutput: ContainerRunner.OutputHandler? = nil
     ) async -> InvocationResult {
-        let decision = Self.judge(request, judge: judge)
+        let decision = Self.judge(request, judge: judge, registered: registered)
         var metadata: Logger.Metadata = [
             "execution_id": "\(request.executionID)", "tool": "\(request.toolName)", "tenant_id": "\(request.recordedTenant)",
             "rule_id": "\(decision.ruleID)", "policy_digest": "\(decision.policyDigest)",
         ]
         if let traceID = request.traceID { metadata["trace_id"] = "\(traceID)" }
 
-        guard decision.allowed, let tool = judge.policy.tools[decision.tool] else {
+        guard decision.allowed, let tool = judge.policy.tools[registered?.grammar ?? decision.tool] else {
             let rejected = CliToolSemanticRejected(
                 executionId: request.executionID, toolName: request.toolName, requestedSubcommand: decision.requestedSubcommand,
                 rejectionReason: decision.reason, securityContext: request.securityContext, ruleId: decision.ruleID,
@@ -130,14 +137,20 @@ public struct InvocationPipeline: Sendable {
             return .refused(decision, reason: "\(error)")
         }
         var container = tool.container
+        if let registered {
+            // A registered tool runs in its base tool's container, with its own image and a timeout
+            // that may only be shorter.
+            container.image = registered.dockerImage
+            container.timeoutSeconds = min(container.timeoutSeconds, Double(registered.defaultTimeoutSeconds))
+        }
         // The engine reads the same file; it runs elsewhere, so it gets an absolute path.
         container.seccompProfile = profile.file.hasPrefix("/") ? profile.file : FileManager.default.currentDirectoryPath + "/" + profile.file
         let spec = ContainerRunSpec(
-            executionID: request.executionID, toolName: tool.name, tenant: request.recordedTenant, container: container,
+            executionID: request.executionID, toolName: request.toolName, tenant: request.recordedTenant, container: container,
             arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout)
 
         let started = CliToolInvocationStarted(
-            executionId: request.executionID, toolName: tool.name, dockerImage: container.image, command: container.entrypoint,
+            executionId: request.executionID, toolName: request.toolName, dockerImage: container.image, command: container.entrypoint,
             args: request.arguments, tenantId: request.recordedTenant, securityContext: request.securityContext,
             ruleId: decision.ruleID, requestedSubcommand: decision.requestedSubcommand, policyDigest: decision.policyDigest,
             seccompProfileDigest: profile.digest, engine: "\(engine.kind.rawValue) \(engine.version)",
@@ -162,7 +175,7 @@ public struct InvocationPipeline: Sendable {
                 outcome: .engineFailure(status: 127, message: error.description), stdout: OutputCapture(limit: 0),
                 stderr: OutputCapture(limit: 0), durationMilliseconds: 0, oomKilled: false, exitCode: 127)
         }
-        await recordCompletion(of: result, request: request, toolName: tool.name, metadata: metadata)
+        await recordCompletion(of: result, request: request, toolName: request.toolName, metadata: metadata)
         return .finished(decision, result, seccompProfileDigest: profile.digest)
     }
 

@@ -64,13 +64,6 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return Array((try? encoder.encode(self)) ?? Data("null".utf8))
     }
 
-    /// Encodes any `Encodable` record (snake_case keys written out in its `CodingKeys`) as a value.
-    public static func from(_ value: some Encodable) -> JSONValue {
-        let encoder = JSONEncoder()
-        guard let data = try? encoder.encode(value), let decoded = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
-        return decoded
-    }
-
     public var typeName: String {
         switch self {
         case .null: "null"
@@ -88,8 +81,11 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 }
 
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral {
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByDictionaryLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
+    }
 }

@@ -202,9 +202,3 @@ public struct WorkerAPI: Sendable {
         APIError(.contentTooLarge, code: "body_too_large", "the body is larger than \(maxBodyBytes) bytes", field: "body")
     }
 }
-
-extension JSONValue: ExpressibleByDictionaryLiteral {
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
-    }
-}

@@ -124,7 +124,11 @@ final class TestWorker: Sendable {
                 try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
             })
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [worker], logger: logger))
-        let running = Task { try await group.run() }
+        let running = Task {
+            // A worker that stops before listening (it could not bind) must not leave the wait below hanging.
+            defer { announce.finish() }
+            try await group.run()
+        }
         var addresses: [ListeningAddress]?
         for await announcement in announced { addresses = announcement }
         guard let addresses else {
