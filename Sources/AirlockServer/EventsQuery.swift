@@ -16,15 +16,7 @@ struct EventsQuery {
         for (key, _) in parameters where !Self.parameters.contains(String(key)) {
             throw APIError.invalid(String(key), "unknown query parameter; expected: \(Self.parameters.sorted().joined(separator: ", "))")
         }
-        let header = request.headers[.airlockTenant]
-        let parameter = parameters["tenant_id"].map(String.init)
-        if let header, let parameter, header != parameter {
-            throw APIError.invalid("tenant_id", "the X-Airlock-Tenant header and the tenant_id parameter name different tenants")
-        }
-        guard let tenant = header ?? parameter, !tenant.isEmpty else {
-            throw APIError.invalid("tenant_id", "name the tenant with the X-Airlock-Tenant header or the tenant_id parameter")
-        }
-        guard policy.tenants[tenant] != nil else { throw APIError.notFound("tenant_id", "unknown tenant '\(tenant)'") }
+        let tenant = try Self.tenant(of: request, policy: policy)
 
         var afterID: Int64?
         if let text = parameters["after_id"] {
@@ -48,6 +40,21 @@ struct EventsQuery {
         let executionID = parameters["execution_id"].map(String.init)
         if let executionID, executionID.isEmpty { throw APIError.invalid("execution_id", "must not be empty") }
         query = EventQuery(afterID: afterID, types: types, executionID: executionID, tenantID: tenant, limit: limit)
+    }
+
+    /// The tenant a read is for: the `X-Airlock-Tenant` header or the `tenant_id` parameter (the same
+    /// one if both), which the policy must have.
+    static func tenant(of request: Request, policy: Policy) throws(APIError) -> String {
+        let header = request.headers[.airlockTenant]
+        let parameter = request.uri.queryParameters["tenant_id"].map(String.init)
+        if let header, let parameter, header != parameter {
+            throw APIError.invalid("tenant_id", "the X-Airlock-Tenant header and the tenant_id parameter name different tenants")
+        }
+        guard let tenant = header ?? parameter, !tenant.isEmpty else {
+            throw APIError.invalid("tenant_id", "name the tenant with the X-Airlock-Tenant header or the tenant_id parameter")
+        }
+        guard policy.tenants[tenant] != nil else { throw APIError.notFound("tenant_id", "unknown tenant '\(tenant)'") }
+        return tenant
     }
 
     /// `{"events": [{id, event_type, created_at, payload}], "next_after_id"}`; with no events, the

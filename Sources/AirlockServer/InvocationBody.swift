@@ -71,9 +71,10 @@ public struct InvocationBody: Sendable, Equatable {
 
     /// 404 for a tenant, tool or security context the policy does not have. The judge would deny these
     /// too; the API says which name is wrong.
-    public func checkNames(in policy: Policy) throws(APIError) {
+    /// `registered`: the tenant has a registered tool of that name.
+    public func checkNames(in policy: Policy, registered: Bool = false) throws(APIError) {
         guard policy.tenants[tenantID] != nil else { throw APIError.notFound("tenant_id", "unknown tenant '\(tenantID)'") }
-        guard policy.tools[toolName] != nil else { throw APIError.notFound("tool_name", "unknown tool '\(toolName)'") }
+        guard policy.tools[toolName] != nil || registered else { throw APIError.notFound("tool_name", "unknown tool '\(toolName)'") }
         guard policy.contexts[securityContext] != nil else {
             throw APIError.notFound("security_context", "unknown security context '\(securityContext)'")
         }

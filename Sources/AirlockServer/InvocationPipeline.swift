@@ -21,12 +21,15 @@ public struct InvocationRequest: Sendable {
     public var traceID: String?
     /// `airlock run --runtime`; the socket API never sets it.
     public var runtimeOverride: String?
+    /// The tenant's registered tool named `toolName`, when the policy has no tool of that name.
+    public var registeredTool: RegisteredTool?
 
     public init(
         executionID: String = UUID().uuidString.lowercased(), toolName: String, rawArguments: [[UInt8]], tenantID: String?,
         securityContext: String, mounts: [MountRequest] = [], timeout: Duration? = nil, traceID: String? = nil,
-        runtimeOverride: String? = nil
+        runtimeOverride: String? = nil, registeredTool: RegisteredTool? = nil
     ) {
+        self.registeredTool = registeredTool
         self.executionID = executionID
         self.toolName = toolName
         self.rawArguments = rawArguments
@@ -48,9 +51,9 @@ public struct InvocationRequest: Sendable {
 public enum InvocationResult: Sendable {
     /// The judge said no; `CliToolSemanticRejected` was recorded (or spooled).
     case denied(Decision)
-    /// Refused before launch (mount outside the roots, seccomp profile, audit store down); nothing
-    /// was launched. `decision` is nil when the request never reached the judge.
-    case refused(Decision?, reason: String)
+    /// Refused before launch (mount outside the roots, seccomp profile, engine or audit store
+    /// down); nothing was launched. `decision` is nil when the request never reached the judge.
+    case refused(Decision?, Refusal)
     /// The container ran (or the engine failed to run it); `Completed` was recorded or spooled.
     case finished(Decision, RunResult, seccompProfileDigest: String)
 
@@ -61,6 +64,30 @@ public enum InvocationResult: Sendable {
         case let .finished(decision, _, _): decision
         }
     }
+}
+
+/// Why an allowed invocation was not launched.
+public struct Refusal: Sendable, Error, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// A requested mount is outside the tool's roots or malformed: the caller's to fix.
+        case mount
+        /// The tool's seccomp profile does not load: the operator's to fix.
+        case seccompProfile = "seccomp_profile"
+        /// No container engine could be resolved.
+        case engine
+        /// The audit store cannot take `CliToolInvocationStarted`.
+        case auditStore = "audit_store"
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
 }
 
 /// The invocation pipeline (DESIGN.md): judge -> Rejected | Started (committed before launch) ->
@@ -85,12 +112,11 @@ public struct InvocationPipeline: Sendable {
         self.logger = logger
     }
 
-    /// Judges only: the dry run. Nothing launched, nothing recorded. `registered`: the tenant's
-    /// registered tool of that name, when the policy has no tool of it.
-    public static func judge(_ request: InvocationRequest, judge: Judge, registered: RegisteredTool? = nil) -> Decision {
+    /// Judges only: the dry run. Nothing launched, nothing recorded.
+    public static func judge(_ request: InvocationRequest, judge: Judge) -> Decision {
         let judgeRequest = JudgeRequest(
             tool: request.toolName, rawArgv: request.rawArguments, tenant: request.tenantID, securityContext: request.securityContext)
-        guard let registered else { return judge.decide(judgeRequest) }
+        guard let registered = request.registeredTool else { return judge.decide(judgeRequest) }
         return judge.decide(
             judgeRequest,
             registered: RegisteredToolRules(
@@ -101,9 +127,10 @@ public struct InvocationPipeline: Sendable {
     /// Runs one invocation to its end. Task cancellation cancels it (the container is killed and
     /// `Completed` recorded as cancelled). Never throws: every way it can end is a result.
     public func invoke(
-        _ request: InvocationRequest, judge: Judge, registered: RegisteredTool? = nil, onOutput: ContainerRunner.OutputHandler? = nil
+        _ request: InvocationRequest, judge: Judge, onOutput: ContainerRunner.OutputHandler? = nil
     ) async -> InvocationResult {
-        let decision = Self.judge(request, judge: judge, registered: registered)
+        let registered = request.registeredTool
+        let decision = Self.judge(request, judge: judge)
         var metadata: Logger.Metadata = [
             "execution_id": "\(request.executionID)", "tool": "\(request.toolName)", "tenant_id": "\(request.recordedTenant)",
             "rule_id": "\(decision.ruleID)", "policy_digest": "\(decision.policyDigest)",
@@ -133,8 +160,14 @@ public struct InvocationPipeline: Sendable {
             profile = try loadProfile(tool.container.seccompProfile)
             engine = try await self.engine()
         } catch {
-            logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(error)"]) { $1 })
-            return .refused(decision, reason: "\(error)")
+            let refusal =
+                switch error {
+                case is MountError: Refusal(.mount, "\(error)")
+                case is SeccompProfileError: Refusal(.seccompProfile, "\(error)")
+                default: Refusal(.engine, "\(error)")
+                }
+            logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+            return .refused(decision, refusal)
         }
         var container = tool.container
         if let registered {
@@ -161,7 +194,7 @@ public struct InvocationPipeline: Sendable {
             try await trail.recordStarted(started)
         } catch {
             logger.error("Invocation refused: the audit store is unavailable", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
-            return .refused(decision, reason: error.message)
+            return .refused(decision, Refusal(.auditStore, error.message))
         }
 
         let runner = ContainerRunner(engine: engine, retentionBytes: retentionBytes)

@@ -26,14 +26,14 @@ public struct InvocationResponse: Sendable, Equatable {
         switch result {
         case let .denied(decision):
             self.init(status: .forbidden, body: .object(Self.denial(decision, executionID: executionID)), isFinal: true)
-        case let .refused(decision, reason):
-            let kind = RefusalKind(reason: reason)
+        case let .refused(decision, refusal):
+            let kind = RefusalKind(refusal.kind)
             var extra: [String: JSONValue] = ["execution_id": .string(executionID)]
             if let decision {
                 extra["policy_digest"] = .string(decision.policyDigest)
                 extra["rule_id"] = .string(decision.ruleID)
             }
-            let error = APIError(kind.status, code: kind.rawValue, reason + "; nothing was launched", extra: extra)
+            let error = APIError(kind.status, code: kind.rawValue, refusal.message + "; nothing was launched", extra: extra)
             self.init(status: kind.status, body: error.body, isFinal: false)
         case let .finished(decision, run, seccompDigest):
             let record = Self.record(decision: decision, run: run, seccompDigest: seccompDigest)
@@ -81,24 +81,19 @@ public struct InvocationResponse: Sendable, Equatable {
     }
 }
 
-/// Why an invocation was refused before launch. The pipeline reports a refusal as text; its causes
-/// are told apart by the messages of the errors it wraps (mounts say "mount", the audit trail
-/// "audit store", our engine source "container engine"); the rest are seccomp profile problems.
+/// The API's error code and status for each kind of refusal before launch.
 enum RefusalKind: String {
     case mount = "mount_refused"
     case seccompProfile = "seccomp_profile_refused"
     case auditStore = "audit_store_unavailable"
     case engine = "engine_unavailable"
 
-    init(reason: String) {
-        if reason.contains("audit store") {
-            self = .auditStore
-        } else if reason.hasPrefix(WorkerEngine.unavailablePrefix) {
-            self = .engine
-        } else if reason.hasPrefix("mount") || reason.hasPrefix("two mounts") {
-            self = .mount
-        } else {
-            self = .seccompProfile
+    init(_ kind: Refusal.Kind) {
+        switch kind {
+        case .mount: self = .mount
+        case .seccompProfile: self = .seccompProfile
+        case .auditStore: self = .auditStore
+        case .engine: self = .engine
         }
     }
 

@@ -43,6 +43,10 @@ public struct WorkerAPI: Sendable {
         on(.post, "/v1/invocations", invoke)
         on(.delete, "/v1/invocations/{execution_id}", cancel)
         on(.post, "/v1/judge", judge)
+        on(.post, "/v1/cli-tools", registerTool)
+        on(.get, "/v1/cli-tools", listTools)
+        on(.get, "/v1/cli-tools/{name}", showTool)
+        on(.delete, "/v1/cli-tools/{name}", removeTool)
         on(.get, "/v1/events", events)
         on(.get, "/healthz", health)
         on(.get, "/readyz", readiness)
@@ -61,11 +65,13 @@ public struct WorkerAPI: Sendable {
             $0.executionID = executionID
             $0.traceID = traceID
         }
-        try body.checkNames(in: judge.policy)
+        let registered = try await registeredTool(body.toolName, tenantID: body.tenantID, policy: judge.policy)
+        try body.checkNames(in: judge.policy, registered: registered != nil)
         let streaming = request.headers[.accept]?.contains(InvocationStream.contentType) == true
         let relay = streaming ? OutputRelay() : nil
-        let start = try await scheduler.start(
-            body.invocationRequest(executionID: executionID, traceID: traceID), judge: judge, checkStore: body.executionID != nil, relay: relay)
+        var invocation = body.invocationRequest(executionID: executionID, traceID: traceID)
+        invocation.registeredTool = registered
+        let start = try await scheduler.start(invocation, judge: judge, checkStore: body.executionID != nil, relay: relay)
         switch start {
         case let .replay(answer):
             guard streaming, answer.isRunRecord else { return JSONResponse.make(status: answer.status, body: answer.body) }
@@ -114,17 +120,18 @@ public struct WorkerAPI: Sendable {
     @Sendable func judge(_ request: Request, context: Context) async throws -> Response {
         let body = try JudgeBody.decode(try await readBody(request).readableBytesView)
         let judge = policy.judge
-        let judgeRequest: JudgeRequest
+        let decision: Decision
         switch body {
         case let .invocation(invocation):
             context.facts.update { $0.tenantID = invocation.tenantID }
-            try invocation.checkNames(in: judge.policy)
-            judgeRequest = JudgeRequest(
-                tool: invocation.toolName, argv: invocation.argv, tenant: invocation.tenantID, securityContext: invocation.securityContext)
+            let registered = try await registeredTool(invocation.toolName, tenantID: invocation.tenantID, policy: judge.policy)
+            try invocation.checkNames(in: judge.policy, registered: registered != nil)
+            var request = invocation.invocationRequest(executionID: "dry-run", traceID: nil)
+            request.registeredTool = registered
+            decision = InvocationPipeline.judge(request, judge: judge)
         case let .gateway(tool, argv, context):
-            judgeRequest = JudgeRequest(tool: tool, argv: argv, tenant: nil, securityContext: context)
+            decision = judge.decide(JudgeRequest(tool: tool, argv: argv, tenant: nil, securityContext: context))
         }
-        let decision = judge.decide(judgeRequest)
         return JSONResponse.make(
             status: .ok,
             body: [

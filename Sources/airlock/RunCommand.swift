@@ -116,8 +116,8 @@ struct RunCommand: AsyncParsableCommand {
             case .text: StandardError.print("airlock: denied by \(decision.ruleID): \(decision.reason)")
             }
             throw ExitStatus.denied
-        case let .refused(decision, reason):
-            try refuse(reason, decision: decision)
+        case let .refused(decision, refusal):
+            try refuse(refusal.message, decision: decision)
         case let .finished(decision, result, seccompDigest):
             try finish(decision: decision, result: result, seccompDigest: seccompDigest)
         }

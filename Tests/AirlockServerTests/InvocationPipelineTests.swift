@@ -175,11 +175,12 @@ import Testing
         fixture.store.fail(with: "disk gone")
         let request = Self.request("marker", workspace: fixture.workspace)
         let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
-        guard case let .refused(_, reason) = result else {
+        guard case let .refused(_, refusal) = result else {
             Issue.record("expected a refusal, got \(result)")
             return
         }
-        #expect(reason.contains("not launched") && reason.contains("disk gone"), "\(reason)")
+        #expect(refusal.kind == .auditStore)
+        #expect(refusal.message.contains("not launched") && refusal.message.contains("disk gone"), "\(refusal.message)")
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/launched"), "the tool ran without its Started event")
         fixture.store.fail(with: nil)
         #expect(try await fixture.store.events(matching: EventQuery()).isEmpty)

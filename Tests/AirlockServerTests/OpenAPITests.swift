@@ -7,10 +7,6 @@ extension WorkerSuite {
     @Suite("docs/openapi.yaml") struct OpenAPITests {
         static let document = TestPolicy.root + "/docs/openapi.yaml"
 
-        /// Described in the document, served by the registry phase (issue 5, phase 2). When those routes are
-        /// registered, remove them from here: the test then demands they match.
-        static let pending: Set<String> = ["POST /v1/cli-tools", "GET /v1/cli-tools", "GET /v1/cli-tools/{name}", "DELETE /v1/cli-tools/{name}"]
-
         @Test("describes exactly the routes the server registers")
         func routes() async throws {
             let text = try String(contentsOfFile: Self.document, encoding: .utf8)
@@ -27,8 +23,7 @@ extension WorkerSuite {
             let worker = try await TestWorker.start()
             let registered = Set(worker.worker.routes.map(\.description))
             try await worker.stop()
-            #expect(registered.isDisjoint(with: Self.pending), "registered now: take them out of `pending`")
-            #expect(documented == registered.union(Self.pending), "documented only: \(documented.subtracting(registered.union(Self.pending))); served only: \(registered.subtracting(documented))")
+            #expect(documented == registered, "documented only: \(documented.subtracting(registered)); served only: \(registered.subtracting(documented))")
         }
 
         @Test("every $ref points at a component that exists")

@@ -49,6 +49,10 @@ enum TestPolicy {
               ro:
                 allow:
                   - {id: run-log, tool: [\(tools.map(\.0).joined(separator: ", ")), slow, missing], subcommand: [log], reason: test tools}
+            registry:
+              tools: [ok, sleeper]
+              images: ["airlock/*"]
+              max_per_tenant: 3
             tenants:
               acme: {contexts: [ro]}
               globex: {contexts: [ro]}
