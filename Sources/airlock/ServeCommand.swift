@@ -145,9 +145,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.retentionBytes = retain
         configuration.onListening = { addresses in Self.announce(addresses, policy: initial, format: format, logger: logger) }
 
+        let profiles = SeccompProfileCache { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path) }
         let worker = AirlockWorker(
             configuration: configuration, policy: LivePolicy(initial, load: load), trail: trail, engine: workerEngine, logger: logger,
-            loadProfile: { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path) })
+            loadProfile: { path throws(SeccompProfileError) in try profiles.profile(path) })
         var groupConfiguration = ServiceGroupConfiguration(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A safety net only: the worker itself cancels what is left after --grace.
         groupConfiguration.maximumGracefulShutdownDuration = configuration.grace + .seconds(120)

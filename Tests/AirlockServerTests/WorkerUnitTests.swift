@@ -1,5 +1,6 @@
 import AirlockEngine
 import AirlockPolicy
+import AirlockSeccomp
 import AirlockServer
 import Foundation
 import Logging
@@ -131,4 +132,25 @@ import Testing
         #expect(WorkerLogHandler.level(fromEnvironment: ["AIRLOCK_LOG": "warn"]) == .warning)
         #expect(WorkerLogHandler.level(fromEnvironment: [:]) == .info)
     }
+}
+
+/// A profile is compiled once while its file is unchanged, and again once it changes.
+@Test func seccompProfilesAreCachedUntilTheFileChanges() throws {
+    let path = NSTemporaryDirectory() + "airlock-cache-\(UUID().uuidString).json"
+    let allowAll = #"{"defaultAction": "SCMP_ACT_ALLOW"}"#
+    try allowAll.write(toFile: path, atomically: false, encoding: .utf8)
+    let loads = Mutex(0)
+    let cache = SeccompProfileCache { path throws(SeccompProfileError) in
+        loads.withLock { $0 += 1 }
+        return try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
+    }
+    let first = try cache.profile(path)
+    #expect(try cache.profile(path) == first)
+    #expect(loads.withLock { $0 } == 1)
+    try #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#
+        .write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(try cache.profile(path).digest != first.digest, "a changed file is loaded again")
+    #expect(loads.withLock { $0 } == 2)
+    try "{".write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(throws: SeccompProfileError.self) { try cache.profile(path) }
 }
