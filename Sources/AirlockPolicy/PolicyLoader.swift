@@ -326,7 +326,7 @@ extension PolicyBuild {
 
     func registry(_ node: Node, tools: Set<String>) -> RegistryPolicy? {
         let what = "registry"
-        guard let fields = reader.fields(node, what, allowed: ["tools", "images", "max_per_tenant"], required: ["tools", "images"]),
+        guard let fields = reader.fields(node, what, allowed: ["tools", "images", "max_per_tenant", "allow_unjudged"], required: ["tools", "images"]),
             let toolNode = fields["tools"], let toolItems = reader.stringItems(toolNode, "tools of \(what)"),
             let imageNode = fields["images"], let imageItems = reader.stringItems(imageNode, "images of \(what)")
         else { return nil }
@@ -340,9 +340,11 @@ extension PolicyBuild {
             ok = false
         }
         let maxPerTenant = fields["max_per_tenant"].flatMap { reader.integer($0, "max_per_tenant of \(what)", minimum: 1) } ?? 32
+        let allowUnjudged = fields["allow_unjudged"].flatMap { reader.bool($0, "allow_unjudged of \(what)") } ?? false
         guard ok else { return nil }
         return RegistryPolicy(
-            baseTools: Set(toolItems.map(\.0)), images: imageItems.map { Glob($0.0, ignoreCase: false) }, maxPerTenant: maxPerTenant)
+            baseTools: Set(toolItems.map(\.0)), images: imageItems.map { Glob($0.0, ignoreCase: false) }, maxPerTenant: maxPerTenant,
+            allowUnjudged: allowUnjudged)
     }
 }
 

@@ -8,11 +8,16 @@ public struct RegistryPolicy: Sendable, Hashable {
     public var images: [Glob]
     /// Registered tools per tenant, at most.
     public var maxPerTenant: Int
+    /// Whether a tool may be registered with `require_semantic_judge: false`, its own subcommand list
+    /// then standing in for the context's allow rules. Off unless the policy says so: otherwise a
+    /// tenant could register its way around the allow rules of its contexts.
+    public var allowUnjudged: Bool
 
-    public init(baseTools: Set<String>, images: [Glob], maxPerTenant: Int) {
+    public init(baseTools: Set<String>, images: [Glob], maxPerTenant: Int, allowUnjudged: Bool = false) {
         self.baseTools = baseTools
         self.images = images
         self.maxPerTenant = maxPerTenant
+        self.allowUnjudged = allowUnjudged
     }
 
     /// Why `image` may not be registered, or nil when it may.

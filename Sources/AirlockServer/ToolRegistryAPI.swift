@@ -65,9 +65,15 @@ extension WorkerAPI {
         let description = try object.string("description") ?? ""
         guard description.utf8.count <= 1024 else { throw APIError.invalid("description", "must be at most 1024 bytes") }
 
+        let requireSemanticJudge = try object.bool("require_semantic_judge") ?? true
+        if !requireSemanticJudge && !rules.allowUnjudged {
+            throw APIError(
+                .forbidden, code: "judge_required",
+                "this policy requires the semantic judge for registered tools (registry.allow_unjudged is not set)", field: "require_semantic_judge")
+        }
         let tool = RegisteredTool(
             name: name, tenantId: tenantID, description: description, dockerImage: image, allowedSubcommands: subcommands,
-            requireSemanticJudge: try object.bool("require_semantic_judge") ?? true, defaultTimeoutSeconds: timeout, grammar: grammar)
+            requireSemanticJudge: requireSemanticJudge, defaultTimeoutSeconds: timeout, grammar: grammar)
         let outcome: RegistrationOutcome
         let registry = try self.registry
         do {

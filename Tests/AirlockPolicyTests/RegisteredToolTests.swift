@@ -39,6 +39,7 @@ struct RegisteredToolTests {
         let registry = try #require(Self.policy.registry)
         #expect(registry.baseTools == ["git", "kubectl"])
         #expect(registry.maxPerTenant == 4)
+        #expect(!registry.allowUnjudged, "off unless the policy says so")
         #expect(registry.imageProblem("airlock/jq:1") == nil)
         #expect(registry.imageProblem("registry.local/team/tool@sha256:abc") == nil)
         #expect(registry.imageProblem("airlock/jq:latest")?.contains("pinned") == true)

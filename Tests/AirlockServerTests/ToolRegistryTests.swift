@@ -9,7 +9,7 @@ extension WorkerSuite {
     @Suite("the tool registry") struct ToolRegistryTests {
         static func registration(
             _ name: String = "myok", tenant: String = "acme", image: String = "airlock/test:1", grammar: String = "ok",
-            subcommands: String = #"["log"]"#, semantic: Bool = false, extra: String = ""
+            subcommands: String = #"["log"]"#, semantic: Bool = true, extra: String = ""
         ) -> String {
             #"{"name":"\#(name)","tenant_id":"\#(tenant)","docker_image":"\#(image)","grammar":"\#(grammar)","allowed_subcommands":\#(subcommands),"require_semantic_judge":\#(semantic),"default_timeout_seconds":30,"description":"echoes"\#(extra)}"#
         }
@@ -33,7 +33,7 @@ extension WorkerSuite {
             let ran = try await worker.invoke("myok", id: "registry-run-1")
             #expect(ran.status == 200, "\(ran)")
             #expect(ran.json["stdout"] as? String == "hello\n")
-            #expect(ran.json["rule_id"] as? String == "airlock.registry-allowed")
+            #expect(ran.json["rule_id"] as? String == "run-log", "the context's allow rule for the base tool decided")
             let started = try #require(try await worker.events("registry-run-1").first)
             #expect(started.field("tool_name") == "myok" && started.field("docker_image") == "airlock/test:1")
 
@@ -44,6 +44,12 @@ extension WorkerSuite {
             let judged = try await worker.request(
                 "POST", "/v1/judge", json: #"{"tool_name":"myok","subcommand":"log","args":[],"tenant_id":"acme","security_context":"ro"}"#)
             #expect(judged.json["allowed"] as? Bool == true, "\(judged)")
+            // Listing a subcommand does not get around the context: its allow rules still decide.
+            #expect(try await worker.request("POST", "/v1/cli-tools", json: Self.registration("wide", subcommands: #"["log", "status"]"#)).status == 201)
+            let wide = try await worker.request(
+                "POST", "/v1/invocations",
+                json: #"{"tool_name":"wide","subcommand":"status","args":[],"tenant_id":"acme","security_context":"ro"}"#)
+            #expect(wide.status == 403 && wide.json["rule_id"] as? String == "airlock.default-deny", "\(wide)")
 
             let removed = try await worker.request("DELETE", "/v1/cli-tools/myok", headers: ["X-Airlock-Tenant": "acme"])
             #expect(removed.status == 200)
@@ -86,6 +92,8 @@ extension WorkerSuite {
                 (registration(tenant: "nobody"), 404, "not_found", "tenant_id"),
                 (registration(extra: #","pull":"always""#), 400, "invalid_request", "pull"),
                 (registration(extra: #","entrypoint":["/bin/sh"]"#), 400, "invalid_request", "entrypoint"),
+                // Registering around the context's allow rules needs the policy's registry.allow_unjudged.
+                (registration(semantic: false), 403, "judge_required", "require_semantic_judge"),
             ])
         func refusals(body: String, status: Int, code: String, field: String) async throws {
             let worker = try await TestWorker.start()
