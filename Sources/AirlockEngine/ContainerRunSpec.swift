@@ -22,12 +22,15 @@ public struct ContainerRunSpec: Sendable, Hashable {
     public var timeoutOverride: Duration?
     /// Identifies this process as the owner, so the reaper never removes a live invocation's container.
     public var owner: ContainerOwner
+    /// Bytes for the tool's standard input (bounded by the caller); nil: no input, stdin at EOF.
+    public var stdin: [UInt8]?
 
     public init(
         executionID: String, toolName: String, tenant: String, container: ContainerSpec, arguments: [String],
         mounts: [Mount] = [], runtimeOverride: String? = nil, timeoutOverride: Duration? = nil,
-        owner: ContainerOwner = .current
+        owner: ContainerOwner = .current, stdin: [UInt8]? = nil
     ) {
+        self.stdin = stdin
         self.executionID = executionID
         self.toolName = toolName
         self.tenant = tenant

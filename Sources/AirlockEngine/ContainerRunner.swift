@@ -100,7 +100,7 @@ public struct ContainerRunner: Sendable {
                 // Never signal the engine CLI on our own cancellation: the container is stopped by name.
                 options.teardownSequence = []
                 let result = try await Subprocess.run(
-                    .path(FilePath(engine.path)), arguments: Arguments(argv), platformOptions: options, input: .none,
+                    .path(FilePath(engine.path)), arguments: Arguments(argv), platformOptions: options, input: .array(spec.stdin ?? []),
                     output: .fileDescriptor(FileDescriptor(rawValue: stdoutPipe.writeEnd), closeAfterSpawningProcess: true),
                     error: .fileDescriptor(FileDescriptor(rawValue: stderrPipe.writeEnd), closeAfterSpawningProcess: true)
                 ) { execution in

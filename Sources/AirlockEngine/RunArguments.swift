@@ -13,6 +13,8 @@ public enum RunArguments {
         let container = spec.container
         let limits = container.resources
         var argv = ["run", "--rm", "--name", spec.containerName]
+        // Keep the tool's stdin attached only when there is input for it.
+        if spec.stdin != nil { argv.append("--interactive") }
         argv += [
             "--label", "airlock.execution_id=\(spec.executionID)",
             "--label", "airlock.tool=\(spec.toolName)",

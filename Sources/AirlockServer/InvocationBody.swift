@@ -6,7 +6,8 @@ import Foundation
 /// unknown keys, wrong types, NUL bytes and missing fields are 400s naming the field.
 public struct InvocationBody: Sendable, Equatable {
     public static let keys: Set<String> = [
-        "execution_id", "tool_name", "subcommand", "args", "tenant_id", "security_context", "mounts", "timeout_ms", "stdin", "trace_id",
+        "execution_id", "tool_name", "subcommand", "args", "tenant_id", "security_context", "mounts", "timeout_ms", "stdin", "stdin_encoding",
+        "trace_id",
     ]
     static let mountKeys: Set<String> = ["host_path", "mount_path", "read_only"]
     /// A day; the policy's own timeout caps it further.
@@ -22,6 +23,10 @@ public struct InvocationBody: Sendable, Equatable {
     public var mounts: [MountRequest]
     public var timeoutMilliseconds: Int64?
     public var traceID: String?
+    /// The tool's standard input; nil when the body has none.
+    public var stdin: [UInt8]?
+    /// At most this many bytes of stdin (decoded).
+    public static let maximumStdinBytes = 512 * 1024
 
     /// What the judge sees: the subcommand's words, then the arguments.
     public var argv: [String] { Self.words(subcommand) + args }
@@ -36,9 +41,22 @@ public struct InvocationBody: Sendable, Equatable {
     }
 
     static func decode(_ object: StrictObject) throws(APIError) -> InvocationBody {
-        if let stdin = try object.string("stdin"), !stdin.isEmpty {
-            // The engine has no stdin yet; dropping it silently would run the tool on other input than asked.
-            throw APIError.invalid("stdin", "stdin is not supported by this worker")
+        var stdin: [UInt8]?
+        let stdinEncoding = try object.string("stdin_encoding")
+        if let text = try object.string("stdin") {
+            switch stdinEncoding {
+            case nil: stdin = Array(text.utf8)
+            case "base64":
+                guard let data = Data(base64Encoded: text) else { throw APIError.invalid("stdin", "is not valid base64") }
+                stdin = Array(data)
+            case let other?:
+                throw APIError.invalid("stdin_encoding", "'\(other)' is not an encoding here; use base64, or leave it out for UTF-8 text")
+            }
+            if stdin!.count > maximumStdinBytes {
+                throw APIError.invalid("stdin", "is \(stdin!.count) bytes; at most \(maximumStdinBytes) are accepted")
+            }
+        } else if stdinEncoding != nil {
+            throw APIError.invalid("stdin_encoding", "is given without stdin")
         }
         let executionID = try object.string("execution_id")
         if let executionID, !ExecutionID.isValid(executionID) {
@@ -66,7 +84,7 @@ public struct InvocationBody: Sendable, Equatable {
             subcommand: try object.requiredString("subcommand"), args: try object.strings("args") ?? [],
             tenantID: try object.requiredString("tenant_id", nonEmpty: true),
             securityContext: try object.requiredString("security_context", nonEmpty: true), mounts: mounts,
-            timeoutMilliseconds: timeout, traceID: traceID)
+            timeoutMilliseconds: timeout, traceID: traceID, stdin: stdin)
     }
 
     /// 404 for a tenant, tool or security context the policy does not have. The judge would deny these
@@ -83,7 +101,8 @@ public struct InvocationBody: Sendable, Equatable {
     public func invocationRequest(executionID: String, traceID: String?) -> InvocationRequest {
         InvocationRequest(
             executionID: executionID, toolName: toolName, rawArguments: argv.map { Array($0.utf8) }, tenantID: tenantID,
-            securityContext: securityContext, mounts: mounts, timeout: timeoutMilliseconds.map { .milliseconds($0) }, traceID: traceID)
+            securityContext: securityContext, mounts: mounts, timeout: timeoutMilliseconds.map { .milliseconds($0) }, traceID: traceID,
+            stdin: stdin)
     }
 }
 

@@ -23,12 +23,15 @@ public struct InvocationRequest: Sendable {
     public var runtimeOverride: String?
     /// The tenant's registered tool named `toolName`, when the policy has no tool of that name.
     public var registeredTool: RegisteredTool?
+    /// Bytes for the tool's standard input; nil: none.
+    public var stdin: [UInt8]?
 
     public init(
         executionID: String = UUID().uuidString.lowercased(), toolName: String, rawArguments: [[UInt8]], tenantID: String?,
         securityContext: String, mounts: [MountRequest] = [], timeout: Duration? = nil, traceID: String? = nil,
-        runtimeOverride: String? = nil, registeredTool: RegisteredTool? = nil
+        runtimeOverride: String? = nil, registeredTool: RegisteredTool? = nil, stdin: [UInt8]? = nil
     ) {
+        self.stdin = stdin
         self.registeredTool = registeredTool
         self.executionID = executionID
         self.toolName = toolName
@@ -180,7 +183,8 @@ public struct InvocationPipeline: Sendable {
         container.seccompProfile = profile.file.hasPrefix("/") ? profile.file : FileManager.default.currentDirectoryPath + "/" + profile.file
         let spec = ContainerRunSpec(
             executionID: request.executionID, toolName: request.toolName, tenant: request.recordedTenant, container: container,
-            arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout)
+            arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout,
+            stdin: request.stdin)
 
         let started = CliToolInvocationStarted(
             executionId: request.executionID, toolName: request.toolName, dockerImage: container.image, command: container.entrypoint,

@@ -106,6 +106,18 @@ struct ContainerRunTests {
         #expect(EngineFixture.text(result.stderr).lowercased().contains("fork"), "\(EngineFixture.text(result.stderr))")
     }
 
+    @Test("stdin reaches the tool byte for byte", arguments: EngineFixture.engineNames)
+    func stdin(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        var spec = EngineFixture.spec("cat", engine: engine)
+        let input = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        spec.stdin = input
+        let result = try await ContainerRunner(engine: engine, retentionBytes: 1 << 20).run(spec)
+        #expect(result.exitCode == 0, "\(EngineFixture.text(result.stderr))")
+        #expect(result.stdout.totalBytes == Int64(input.count))
+        #expect(result.stdout.keptHead + result.stdout.keptTail == input)
+    }
+
     @Test("a memory hog ends with oom_killed", arguments: EngineFixture.engineNames)
     func memoryHog(engineName: String) async throws {
         let engine = try await EngineFixture.engine(engineName)

@@ -74,6 +74,18 @@ struct RunArgumentsTests {
             ])
     }
 
+    @Test("stdin stays attached only when there is input for the tool")
+    func interactiveOnlyWithInput() {
+        #expect(!RunArguments.build(Self.spec(), for: .podman).contains("--interactive"))
+        var spec = Self.spec()
+        spec.stdin = Array("input".utf8)
+        for engine in EngineKind.allCases {
+            let argv = RunArguments.build(spec, for: engine)
+            #expect(argv.contains("--interactive"))
+            #expect(argv.firstIndex(of: "--interactive")! < argv.firstIndex(of: spec.container.image)!, "a flag of the engine, never of the tool")
+        }
+    }
+
     @Test("a runtime is passed; gVisor under podman gets its own flags")
     func runtime() {
         #expect(Self.values(RunArguments.build(Self.spec(runtime: "runc"), for: .podman), "--runtime") == ["runc"])

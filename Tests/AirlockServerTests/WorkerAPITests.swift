@@ -181,15 +181,23 @@ extension WorkerSuite {
             try await worker.stop()
         }
 
-        @Test("stdin is refused, not dropped")
+        @Test("stdin reaches the tool, exactly; bounded; absent means end of input")
         func stdin() async throws {
             let worker = try await TestWorker.start()
-            let answer = try await worker.invoke("marker", extra: #","stdin":"data""#)
-            #expect(answer.status == 400)
-            #expect(answer.error["field"] as? String == "stdin")
-            #expect(answer.error["message"] as? String == "stdin is not supported by this worker")
-            let empty = try await worker.invoke("ok", extra: #","stdin":"""#)
-            #expect(empty.status == 200)
+            let text = try await worker.invoke("echoin", extra: #","stdin":"line one\nline two\n""#)
+            #expect(text.status == 200, "\(text)")
+            #expect(text.json["stdout"] as? String == "line one\nline two\n")
+            let binary = try await worker.invoke("echoin", extra: #","stdin":"/wAB/g==","stdin_encoding":"base64""#)
+            #expect(binary.json["stdout"] as? String == "/wAB/g==" && binary.json["stdout_encoding"] as? String == "base64", "\(binary)")
+            let big = String(repeating: "0123456789abcdef", count: 20_000)  // 320,000 bytes: more than a pipe holds
+            let large = try await worker.invoke("echoin", extra: #","stdin":"\#(big)""#)
+            #expect(large.json["stdout_bytes"] as? Int == big.utf8.count, "\(large.status)")
+            let none = try await worker.invoke("echoin")
+            #expect(none.status == 200 && none.json["stdout_bytes"] as? Int == 0, "no stdin: the tool sees end of input, it does not hang")
+            let tooMuch = String(repeating: "x", count: InvocationBody.maximumStdinBytes + 1)
+            let refused = try await worker.invoke("echoin", id: "stdin-too-much", extra: #","stdin":"\#(tooMuch)""#)
+            #expect(refused.status == 400 && refused.error["field"] as? String == "stdin")
+            #expect(try await worker.eventTypes("stdin-too-much").isEmpty, "nothing launched, nothing recorded")
             try await worker.stop()
         }
 

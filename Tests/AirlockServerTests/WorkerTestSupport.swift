@@ -41,6 +41,7 @@ enum TestPolicy {
             ("binary", "printf '\\\\377\\\\376'"),
             ("big", "yes abcdefghij | head -c 3000000"),
             ("marker", "touch /workspace/launched"),
+            ("echoin", "cat"),
         ]
         return "version: 1\ntools:\n" + tools.map { tool($0.0, $0.1) }.joined()
             + tool("slow", "sleep 30", timeout: "1s") + tool("missing", "true", image: "airlock/no-such-image:1")
