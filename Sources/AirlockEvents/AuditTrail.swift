@@ -74,16 +74,16 @@ public final class AuditTrail: Sendable {
     /// after a lost acknowledgement is deduplicated by `event_id`). Stops at the first store failure.
     @discardableResult
     public func deliverSpool() async -> SpoolDelivery {
-        let (records, problems) = spool.pending()
+        let (records, files, problems) = spool.pending()
         for problem in problems { logger.error("\(problem)") }
         var delivered = 0
-        for record in records {
+        for (record, file) in zip(records, files) {
             do {
                 _ = try await store.append(record)
             } catch {
                 return SpoolDelivery(delivered: delivered, remaining: records.count - delivered, error: error.message, problems: problems)
             }
-            spool.remove(record)
+            spool.remove(file: file)
             delivered += 1
         }
         if delivered > 0 { logger.info("Delivered spooled events", metadata: ["count": "\(delivered)"]) }
@@ -103,9 +103,7 @@ public final class AuditTrail: Sendable {
         }
         var reconciled: [String] = []
         for event in try await store.unfinishedInvocations() {
-            guard let started = try? EventRecord(eventID: "", type: .cliToolInvocationStarted, createdAt: event.createdAt, payload: event.payload)
-                .decode(CliToolInvocationStarted.self)
-            else {
+            guard let started = try? event.decode(CliToolInvocationStarted.self) else {
                 logger.error("Unreadable CliToolInvocationStarted payload; not reconciled", metadata: ["id": "\(event.id)"])
                 continue
             }

@@ -63,13 +63,14 @@ public struct EventSpool: Sendable {
         try syncDirectory()
     }
 
-    /// Spooled records, oldest first. A file that cannot be read is renamed `*.unreadable` and
-    /// reported, never deleted.
-    public func pending() -> (records: [EventRecord], problems: [String]) {
+    /// Spooled records, oldest first, with the file each was read from. A file that cannot be read
+    /// is renamed `*.unreadable` and reported, never deleted.
+    public func pending() -> (records: [EventRecord], files: [String], problems: [String]) {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
             .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
             .sorted()
         var records: [EventRecord] = []
+        var files: [String] = []
         var problems: [String] = []
         for name in names {
             let path = "\(directory)/\(name)"
@@ -81,19 +82,18 @@ public struct EventSpool: Sendable {
                 continue
             }
             records.append(EventRecord(eventID: entry.eventId, type: entry.eventType, createdAt: entry.createdAt, payload: entry.payload))
+            files.append(path)
         }
-        return (records, problems)
+        return (records, files, problems)
     }
 
     public var isEmpty: Bool {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).allSatisfy { !$0.hasSuffix(".json") || $0.hasPrefix(".") }
     }
 
-    /// Removes a delivered record.
-    public func remove(_ record: EventRecord) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let suffix = "-" + record.eventID.filter { $0.isLetter || $0.isNumber || $0 == "-" } + ".json"
-        for name in names where name.hasSuffix(suffix) { unlink("\(directory)/\(name)") }
+    /// Removes the file of a delivered record (as `pending()` named it).
+    public func remove(file path: String) {
+        unlink(path)
         try? syncDirectory()
     }
 

@@ -15,6 +15,11 @@ public struct StoredEvent: Sendable, Equatable, Codable {
         self.payload = payload
     }
 
+    /// Decodes the payload as `Payload`.
+    public func decode<Payload: AuditPayload>(_: Payload.Type) throws -> Payload {
+        try EventJSON.decoder.decode(Payload.self, from: Data(payload.utf8))
+    }
+
     /// The payload's top-level string field `key` (`execution_id`, `tenant_id`, ...).
     public func field(_ key: String) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any] else { return nil }

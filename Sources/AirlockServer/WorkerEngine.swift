@@ -6,8 +6,8 @@ import Logging
 /// again (at most every few seconds) when an invocation needs it. The first time it resolves, what
 /// earlier processes left behind is cleaned up (`onFirstResolved`: recovery and the orphan reaper).
 public actor WorkerEngine {
-    /// Refusals for want of an engine start with this, so the API can answer them 503.
-    public static let unavailablePrefix = "container engine unavailable: "
+    /// Begins the message of a refusal for want of an engine.
+    private static let unavailablePrefix = "container engine unavailable: "
 
     public typealias Resolve = @Sendable () async throws(EngineError) -> ContainerEngine
 

@@ -21,8 +21,7 @@ import Testing
             #expect(abs(row.createdAt.timeIntervalSince(record.createdAt)) < 0.001, "created_at is the event's own time")
             #expect(try Samples.object(row.payload) as NSDictionary == (try Samples.object(record.payload)) as NSDictionary)
         }
-        let started = try EventRecord(eventID: "", type: .cliToolInvocationStarted, createdAt: Date(), payload: stored[1].payload)
-            .decode(CliToolInvocationStarted.self)
+        let started = try stored[1].decode(CliToolInvocationStarted.self)
         #expect(started.args == ["log", "--oneline", "--", "a b"])
         await store.close()
     }

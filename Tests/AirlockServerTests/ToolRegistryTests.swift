@@ -9,9 +9,9 @@ extension WorkerSuite {
     @Suite("the tool registry") struct ToolRegistryTests {
         static func registration(
             _ name: String = "myok", tenant: String = "acme", image: String = "airlock/test:1", grammar: String = "ok",
-            subcommands: String = #"["log"]"#, semantic: Bool = true, extra: String = ""
+            subcommands: String = #"["log"]"#, semantic: Bool = true, timeout: Int = 30, extra: String = ""
         ) -> String {
-            #"{"name":"\#(name)","tenant_id":"\#(tenant)","docker_image":"\#(image)","grammar":"\#(grammar)","allowed_subcommands":\#(subcommands),"require_semantic_judge":\#(semantic),"default_timeout_seconds":30,"description":"echoes"\#(extra)}"#
+            #"{"name":"\#(name)","tenant_id":"\#(tenant)","docker_image":"\#(image)","grammar":"\#(grammar)","allowed_subcommands":\#(subcommands),"require_semantic_judge":\#(semantic),"default_timeout_seconds":\#(timeout),"description":"echoes"\#(extra)}"#
         }
 
         @Test("register, list, show, invoke and remove; CliToolRegistered recorded")
@@ -88,6 +88,8 @@ extension WorkerSuite {
                 (registration(grammar: "binary"), 400, "invalid_request", "grammar"),
                 (registration(subcommands: #"["frobnicate"]"#), 400, "invalid_request", "allowed_subcommands[0]"),
                 (registration(subcommands: "[]"), 400, "invalid_request", "allowed_subcommands"),
+                // A registered tool may only shorten its base tool's timeout (60 s here).
+                (registration(timeout: 61), 400, "invalid_request", "default_timeout_seconds"),
                 (registration("bad name"), 400, "invalid_request", "name"),
                 (registration(tenant: "nobody"), 404, "not_found", "tenant_id"),
                 (registration(extra: #","pull":"always""#), 400, "invalid_request", "pull"),

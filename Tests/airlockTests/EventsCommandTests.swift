@@ -29,6 +29,23 @@ struct EventsCommandTests {
         return policy
     }
 
+    /// `airlock run -- sleeper log`, returned once the tool has started (it says so on stdout).
+    static func startSleeper(state: String, policy: String) throws -> Process {
+        let process = Process()
+        process.executableURL = CommandLineTests.binary
+        process.arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", "podman", "--", "sleeper", "log"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("started") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        return process
+    }
+
     static func scratch() throws -> String {
         let directory = NSTemporaryDirectory() + "airlock-events-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -106,19 +123,7 @@ struct EventsCommandTests {
         let directory = try Self.scratch()
         let state = directory + "/state"
         let policy = try Self.sleeperPolicy(directory: directory)
-        let crashing = Process()
-        crashing.executableURL = CommandLineTests.binary
-        crashing.arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", "podman", "--", "sleeper", "log"]
-        let output = Pipe()
-        crashing.standardOutput = output
-        try crashing.run()
-        // The tool has started once it says so.
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("started") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += chunk
-        }
+        let crashing = try Self.startSleeper(state: state, policy: policy)
         let started = try Self.events(state, ["--type", "CliToolInvocationStarted"])
         let payload = try #require(started.first?["payload"] as? [String: Any])
         let container = try #require(payload["container_name"] as? String)
@@ -148,18 +153,7 @@ struct EventsCommandTests {
         let directory = try Self.scratch()
         let state = directory + "/state"
         let policy = try Self.sleeperPolicy(directory: directory)
-        let running = Process()
-        running.executableURL = CommandLineTests.binary
-        running.arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", "podman", "--", "sleeper", "log"]
-        let output = Pipe()
-        running.standardOutput = output
-        try running.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("started") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += chunk
-        }
+        let running = try Self.startSleeper(state: state, policy: policy)
         kill(running.processIdentifier, SIGTERM)
         running.waitUntilExit()
         #expect(running.terminationStatus == 130)
