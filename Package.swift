@@ -68,11 +68,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // libpq, PostgreSQL's client library (Debian: libpq-dev).
-        .systemLibrary(
+        // libpq, PostgreSQL's client library (Debian: libpq-dev for the header, libpq5 at run time),
+        // loaded with dlopen when a PostgreSQL store is first used, not linked: see LibPQLoader.c.
+        .target(
             name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
+            linkerSettings: [.linkedLibrary("dl")]
         ),
         // The audit trail: event model, EventStore (SQLite via GRDB, PostgreSQL via libpq), spool,
         // reconciliation of invocations a crash left open.

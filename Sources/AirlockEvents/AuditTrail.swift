@@ -114,7 +114,7 @@ public final class AuditTrail: Sendable {
                 durationMs: Int64(Date().timeIntervalSince(started.startedAt) * 1000), tenantId: started.tenantId,
                 outcome: .abandoned, traceId: started.traceId)
             // A fixed event id: two processes reconciling at once write it once.
-            try await store.append(EventRecord(completed, eventID: "abandoned-\(started.executionId)"))
+            _ = try await store.append(EventRecord(completed, eventID: "abandoned-\(started.executionId)"))
             logger.warning(
                 "Reconciled an invocation abandoned by a crash",
                 metadata: ["execution_id": "\(started.executionId)", "owner": "\(started.owner)", "container": "\(started.containerName)"])

@@ -34,9 +34,9 @@ public enum EventStoreLocation: Sendable, Equatable {
     }
 
     /// Opens the store, creating and migrating its schema as needed.
-    public func open() async throws(EventStoreError) -> any EventStore {
+    public func open(oneShot: Bool = false) async throws(EventStoreError) -> any EventStore {
         switch self {
-        case let .sqlite(path): try SQLiteEventStore(path: path)
+        case let .sqlite(path): try SQLiteEventStore(path: path, oneShot: oneShot)
         case let .postgres(connection): try await PostgresEventStore(connection: connection)
         }
     }

@@ -35,6 +35,7 @@ final class PostgresConnection {
     /// - Throws: `PostgresError` only when the connection string cannot be parsed; an unreachable server
     ///   is not thrown but seen in `isConnected` and `errorMessage`.
     init(_ connectionString: String, defaults: [(String, String)] = []) throws(PostgresError) {
+        try Self.loadLibPQ()
         let trimmed = connectionString.trimmingCharacters(in: .whitespacesAndNewlines)
         var parseError: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(trimmed, &parseError) else {
@@ -64,6 +65,14 @@ final class PostgresConnection {
     }
 
     deinit { PQfinish(handle) }
+
+    /// libpq is loaded on first use (see `LibPQLoader.c`); a machine without it gets a clear error.
+    private static func loadLibPQ() throws(PostgresError) {
+        var error = [CChar](repeating: 0, count: 512)
+        guard airlock_libpq_load(&error, error.count) == 1 else {
+            throw PostgresError(message: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), connectionLost: false)
+        }
+    }
 
     var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
 

@@ -125,6 +125,23 @@ extension PostgresEventStore {
             );
             """
         ),
+        (
+            3,
+            """
+            CREATE TABLE IF NOT EXISTS airlock_open_invocations (
+                execution_id TEXT PRIMARY KEY,
+                started_id BIGINT NOT NULL
+            );
+            INSERT INTO airlock_open_invocations (execution_id, started_id)
+                SELECT started.payload->>'execution_id', started.id FROM gateway_events AS started
+                WHERE started.event_type = 'CliToolInvocationStarted' AND started.payload->>'execution_id' IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM gateway_events AS completed
+                      WHERE completed.payload->>'execution_id' = started.payload->>'execution_id'
+                        AND completed.event_type = 'CliToolInvocationCompleted')
+                ON CONFLICT DO NOTHING;
+            """
+        ),
     ]
 
     /// Parameters per appended row; a statement takes at most 65535.
@@ -235,11 +252,28 @@ extension PostgresEventStore {
                 values.append("($\(n + 1), $\(n + 2)::timestamptz, $\(n + 3)::jsonb || jsonb_build_object('event_id', $\(n + 4)::text))")
                 parameters += [record.type.rawValue, Timestamp.rfc3339(record.createdAt), record.payload, record.eventID]
             }
+            // Rows actually inserted (not redeliveries) open or close their invocation in
+            // airlock_open_invocations, in the same statement.
             let inserted = try connection.execute(
                 """
-                INSERT INTO gateway_events (event_type, created_at, payload) VALUES \(values.joined(separator: ", "))
-                ON CONFLICT ((payload->>'event_id')) DO NOTHING
-                RETURNING payload->>'event_id', id
+                WITH inserted AS (
+                    INSERT INTO gateway_events (event_type, created_at, payload) VALUES \(values.joined(separator: ", "))
+                    ON CONFLICT ((payload->>'event_id')) DO NOTHING
+                    RETURNING id, event_type, payload
+                ), opened AS (
+                    INSERT INTO airlock_open_invocations (execution_id, started_id)
+                    SELECT started.payload->>'execution_id', started.id FROM inserted AS started
+                    WHERE started.event_type = 'CliToolInvocationStarted' AND started.payload->>'execution_id' IS NOT NULL
+                      AND NOT EXISTS (
+                          SELECT 1 FROM inserted AS completed
+                          WHERE completed.event_type = 'CliToolInvocationCompleted'
+                            AND completed.payload->>'execution_id' = started.payload->>'execution_id')
+                    ON CONFLICT DO NOTHING
+                ), closed AS (
+                    DELETE FROM airlock_open_invocations
+                    WHERE execution_id IN (SELECT payload->>'execution_id' FROM inserted WHERE event_type = 'CliToolInvocationCompleted')
+                )
+                SELECT payload->>'event_id', id FROM inserted
                 """, parameters)
             for row in inserted.rows {
                 if let eventID = row[0], let id = row[1].flatMap({ Int64($0) }) { ids[eventID] = id }
@@ -309,18 +343,13 @@ extension PostgresEventStore {
         }
 
         func unfinishedInvocations() throws(EventStoreError) -> [StoredEvent] {
+            // The small table appends keep, not a scan of every Started event ever written.
             try storedEvents(
                 """
                 SELECT started.id, started.event_type, started.created_at, started.payload::text
-                FROM gateway_events AS started
-                WHERE started.event_type = $1
-                  AND NOT EXISTS (
-                      SELECT 1 FROM gateway_events AS completed
-                      WHERE completed.payload->>'execution_id' = started.payload->>'execution_id'
-                        AND completed.event_type = $2)
+                FROM airlock_open_invocations AS open JOIN gateway_events AS started ON started.id = open.started_id
                 ORDER BY started.id
-                """,
-                [EventType.cliToolInvocationStarted.rawValue, EventType.cliToolInvocationCompleted.rawValue])
+                """, [])
         }
 
         private func storedEvents(_ sql: String, _ parameters: [String?]) throws(EventStoreError) -> [StoredEvent] {

@@ -8,30 +8,39 @@ import GRDB
 /// recipes' translation (`created_at > datetime('now', '-1 hour')`) compares correctly.
 public final class SQLiteEventStore: EventStore {
     public let location: String
-    private let pool: DatabasePool
+    private let database: any DatabaseWriter  // a DatabasePool; a DatabaseQueue for one-shot commands
     private let committer: GroupCommitter
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, busyTimeout: TimeInterval = 5) throws(EventStoreError) {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date. `oneShot`:
+    /// one connection for a short-lived command (`airlock run`), cheaper to open than a pool.
+    public init(path: String, busyTimeout: TimeInterval = 5, oneShot: Bool = false) throws(EventStoreError) {
         location = "sqlite:\(path)"
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         do {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            pool = try DatabasePool(path: path, configuration: configuration)
+            if oneShot {
+                // One connection: a pool's setup writes a throwaway transaction whenever the WAL file
+                // is missing, which it is after every clean close (an fsync per `airlock run`).
+                let queue = try DatabaseQueue(path: path, configuration: configuration)
+                try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+                database = queue
+            } else {
+                database = try DatabasePool(path: path, configuration: configuration)
+            }
             // GRDB sets NORMAL with WAL, which may lose the last commits on power loss; an audit
             // append must be on disk when it returns. Only the writer connection writes.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try Self.migrator.migrate(pool)
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try Self.migrator.migrate(database)
         } catch {
             throw EventStoreError("cannot open the event store \(location): \(Self.describe(error))")
         }
-        let pool = self.pool
+        let database = self.database
         let location = self.location
         committer = GroupCommitter(name: "airlock-sqlite-events") { records throws(EventStoreError) in
             do {
-                return try pool.write { db in try Self.insert(records, into: db) }
+                return try database.write { db in try Self.insert(records, into: db) }
             } catch {
                 throw EventStoreError("cannot append to the event store \(location): \(Self.describe(error))")
             }
@@ -76,11 +85,8 @@ public final class SQLiteEventStore: EventStore {
     public func unfinishedInvocations() async throws(EventStoreError) -> [StoredEvent] {
         try await read(
             """
-            SELECT s.id, s.event_type, s.created_at, s.payload FROM gateway_events s
-             WHERE s.event_type = 'CliToolInvocationStarted'
-               AND NOT EXISTS (SELECT 1 FROM gateway_events c
-                                WHERE c.event_type = 'CliToolInvocationCompleted'
-                                  AND json_extract(c.payload, '$.execution_id') = json_extract(s.payload, '$.execution_id'))
+            SELECT s.id, s.event_type, s.created_at, s.payload
+              FROM airlock_open_invocations o JOIN gateway_events s ON s.id = o.started_id
              ORDER BY s.id
             """, [])
     }
@@ -88,7 +94,7 @@ public final class SQLiteEventStore: EventStore {
     /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit fsyncs the WAL).
     public func writerSynchronousMode() async throws(EventStoreError) -> Int {
         do {
-            return try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+            return try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
         } catch {
             throw EventStoreError("query on \(location) failed: \(Self.describe(error))")
         }
@@ -96,24 +102,30 @@ public final class SQLiteEventStore: EventStore {
 
     public func close() async {
         committer.close()
-        try? pool.close()
+        try? database.close()
     }
 
-    /// Runs a read-only statement: operators' recipes and tests.
-    public func query(_ sql: String, _ arguments: StatementArguments = []) async throws(EventStoreError) -> [Row] {
+    /// Runs a read-only statement: operators' recipes and tests. Rows are not Sendable, so this reads
+    /// on the calling thread.
+    public func query(_ sql: String, _ arguments: StatementArguments = []) throws(EventStoreError) -> [Row] {
         do {
-            return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            return try database.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
         } catch {
             throw EventStoreError("query on \(location) failed: \(Self.describe(error))")
         }
     }
 
     private func read(_ sql: String, _ arguments: StatementArguments) async throws(EventStoreError) -> [StoredEvent] {
-        let rows = try await query(sql, arguments)
-        return rows.map { row in
-            StoredEvent(
-                id: row["id"], eventType: row["event_type"],
-                createdAt: Timestamp.parseSQLite(row["created_at"]) ?? Date(timeIntervalSince1970: 0), payload: row["payload"])
+        do {
+            return try await database.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                    StoredEvent(
+                        id: row["id"], eventType: row["event_type"],
+                        createdAt: Timestamp.parseSQLite(row["created_at"]) ?? Date(timeIntervalSince1970: 0), payload: row["payload"])
+                }
+            }
+        } catch {
+            throw EventStoreError("query on \(location) failed: \(Self.describe(error))")
         }
     }
 
@@ -124,6 +136,7 @@ public final class SQLiteEventStore: EventStore {
             sql: "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?")
         return try records.map { record in
             if let id = try Int64.fetchOne(insert, arguments: [record.type.rawValue, Timestamp.sqlite(record.createdAt), record.payload]) {
+                try trackInvocation(record, id: id, db)
                 return id
             }
             // Already stored (a redelivery): the row it was written as.
@@ -131,6 +144,27 @@ public final class SQLiteEventStore: EventStore {
                 throw EventStoreError("event \(record.eventID) was neither inserted nor found")
             }
             return id
+        }
+    }
+
+    /// Keeps `airlock_open_invocations` (started, not completed) in step with an inserted event, in
+    /// the same transaction, so that recovery reads the few open invocations instead of scanning
+    /// every Started event ever written.
+    private static func trackInvocation(_ record: EventRecord, id: Int64, _ db: Database) throws {
+        switch record.type {
+        case .cliToolInvocationStarted:
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO airlock_open_invocations (execution_id, started_id)
+                    SELECT json_extract(?1, '$.execution_id'), ?2 WHERE json_extract(?1, '$.execution_id') IS NOT NULL
+                    ON CONFLICT DO NOTHING
+                    """
+            ).execute(arguments: [record.payload, id])
+        case .cliToolInvocationCompleted:
+            try db.cachedStatement(sql: "DELETE FROM airlock_open_invocations WHERE execution_id = json_extract(?, '$.execution_id')")
+                .execute(arguments: [record.payload])
+        default:
+            break
         }
     }
 
@@ -169,6 +203,22 @@ public final class SQLiteEventStore: EventStore {
                     );
                     """)
         }
+        migrator.registerMigration("v3: airlock_open_invocations") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS airlock_open_invocations (
+                        execution_id TEXT PRIMARY KEY NOT NULL,
+                        started_id INTEGER NOT NULL
+                    );
+                    INSERT INTO airlock_open_invocations (execution_id, started_id)
+                        SELECT json_extract(s.payload, '$.execution_id'), s.id FROM gateway_events s
+                        WHERE s.event_type = 'CliToolInvocationStarted' AND json_extract(s.payload, '$.execution_id') IS NOT NULL
+                          AND NOT EXISTS (SELECT 1 FROM gateway_events c
+                                           WHERE c.event_type = 'CliToolInvocationCompleted'
+                                             AND json_extract(c.payload, '$.execution_id') = json_extract(s.payload, '$.execution_id'))
+                        ON CONFLICT DO NOTHING;
+                    """)
+        }
         return migrator
     }
 
@@ -182,7 +232,7 @@ extension SQLiteEventStore: ToolRegistryStore {
     public func register(_ tool: RegisteredTool, limit: Int) async throws(EventStoreError) -> RegistrationOutcome {
         let event = EventRecord(tool.registeredEvent)
         do {
-            return try await pool.write { db in
+            return try await database.write { db in
                 let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM airlock_cli_tools WHERE tenant_id = ?", arguments: [tool.tenantId]) ?? 0
                 if try Bool.fetchOne(
                     db, sql: "SELECT 1 FROM airlock_cli_tools WHERE tenant_id = ? AND name = ?", arguments: [tool.tenantId, tool.name]) == true
@@ -202,15 +252,22 @@ extension SQLiteEventStore: ToolRegistryStore {
     }
 
     public func registeredTools(tenantID: String) async throws(EventStoreError) -> [RegisteredTool] {
-        let rows = try await query("SELECT definition FROM airlock_cli_tools WHERE tenant_id = ? ORDER BY name", [tenantID])
+        let definitions: [String]
+        do {
+            definitions = try await database.read { db in
+                try String.fetchAll(db, sql: "SELECT definition FROM airlock_cli_tools WHERE tenant_id = ? ORDER BY name", arguments: [tenantID])
+            }
+        } catch {
+            throw EventStoreError("query on \(location) failed: \(Self.describe(error))")
+        }
         var tools: [RegisteredTool] = []
-        for row in rows { tools.append(try RegisteredTool(definitionJSON: row["definition"])) }
+        for definition in definitions { tools.append(try RegisteredTool(definitionJSON: definition)) }
         return tools
     }
 
     public func removeRegisteredTool(name: String, tenantID: String) async throws(EventStoreError) -> Bool {
         do {
-            return try await pool.write { db in
+            return try await database.write { db in
                 try db.execute(sql: "DELETE FROM airlock_cli_tools WHERE tenant_id = ? AND name = ?", arguments: [tenantID, name])
                 return db.changesCount > 0
             }

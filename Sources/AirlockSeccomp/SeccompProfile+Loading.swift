@@ -11,17 +11,18 @@ extension SeccompProfile {
     /// one reader to trust: the executable's.
     public typealias FileReader = (String) throws -> [UInt8]
 
-    /// Reads, validates and compiles a profile file.
+    /// Reads, validates and compiles a profile file; with `programs`, a profile compiled before (same
+    /// bytes, same libseccomp) takes its program from the cache.
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
-    public static func load(path: String, readFile: FileReader) throws(SeccompProfileError) -> SeccompProfile {
+    public static func load(path: String, readFile: FileReader, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
         let bytes: [UInt8]
         do {
             bytes = try readFile(path)
         } catch {
             throw SeccompProfileError(file: path, errors: [SeccompError(.unreadableFile, "cannot read the profile", file: path, cause: "\(error)")])
         }
-        return try parse(bytes, file: path)
+        return try parse(bytes, file: path, programs: programs)
     }
 
     /// Validates and compiles a profile's bytes; `file` names it in errors.
@@ -31,7 +32,7 @@ extension SeccompProfile {
     /// shape cannot show (all its refusals collected, each naming its entry).
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
-    public static func parse(_ bytes: [UInt8], file: String) throws(SeccompProfileError) -> SeccompProfile {
+    public static func parse(_ bytes: [UInt8], file: String, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)
@@ -42,7 +43,12 @@ extension SeccompProfile {
         }
         var reader = SeccompProfileReader(file: file)
         guard var profile = reader.read(root, digest: digest(of: bytes)) else { throw SeccompProfileError(file: file, errors: reader.errors) }
-        profile.program = try compile(profile)
+        if let program = programs?.program(for: profile.digest) {
+            profile.program = program
+        } else {
+            profile.program = try compile(profile)
+            programs?.store(profile.program, for: profile.digest)
+        }
         return profile
     }
 

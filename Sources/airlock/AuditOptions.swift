@@ -42,7 +42,7 @@ struct AuditOptions: ParsableArguments {
         }
         let store: any EventStore
         do {
-            store = try await location.open()
+            store = try await location.open(oneShot: true)
         } catch {
             logger.error("Event store unavailable", metadata: ["error": "\(error.message)"])
             store = UnavailableEventStore(location: "\(location)", reason: error.message)

@@ -1,3 +1,4 @@
+import AirlockEngine
 import AirlockPolicy
 import AirlockSeccomp
 import Foundation
@@ -57,8 +58,24 @@ extension PolicyFiles {
         return text
     }
 
-    /// Loads, validates and compiles a seccomp profile.
-    static func seccompProfile(_ path: String) throws(SeccompProfileError) -> SeccompProfile {
-        try SeccompProfile.load(path: path, readFile: readBytes)
+    /// Loads, validates and compiles a seccomp profile; with `programs`, a profile compiled before
+    /// (same bytes, same libseccomp) is not compiled again.
+    static func seccompProfile(_ path: String, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
+        try SeccompProfile.load(path: path, readFile: readBytes, programs: programs)
+    }
+
+    /// Compiled seccomp programs in the user's cache directory, beside the engine probes.
+    static func seccompProgramCache(directory: String? = EngineProbeCache.standard()?.directory) -> SeccompProgramCache? {
+        guard let directory else { return nil }
+        return SeccompProgramCache(
+            read: { name in try? readBytes(directory + "/" + name) },
+            write: { name, program in
+                let path = directory + "/" + name
+                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // Written whole, then renamed: a reader never sees half a program.
+                let temporary = path + ".\(getpid())"
+                guard FileManager.default.createFile(atPath: temporary, contents: Data(program)) else { return }
+                if rename(temporary, path) != 0 { unlink(temporary) }
+            })
     }
 }

@@ -92,7 +92,9 @@ struct RunCommand: AsyncParsableCommand {
                 return resolvedEngine
             },
             trail: trail, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
-            loadProfile: { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path) })
+            loadProfile: { [programs = PolicyFiles.seccompProgramCache()] path throws(SeccompProfileError) in
+                try PolicyFiles.seccompProfile(path, programs: programs)
+            })
 
         var streaming: ContainerRunner.OutputHandler?
         if request.format == .text {

@@ -109,13 +109,21 @@ import Testing
         let fixture = try await backend.fixture()
         defer { fixture.cleanUp() }
         let store = try await fixture.open()
+        let doneStarted = Samples.started(executionID: "done")
+        // One batch holds a Started and its Completed: it must not stay open.
         _ = try await store.append([
-            Samples.started(executionID: "done"), Samples.started(executionID: "open-1"), Samples.completed(executionID: "done"),
+            doneStarted, Samples.started(executionID: "open-1"), Samples.completed(executionID: "done"),
             Samples.started(executionID: "open-2"),
         ])
-        let open = try await store.unfinishedInvocations()
-        #expect(open.compactMap { $0.field("execution_id") } == ["open-1", "open-2"])
+        #expect(try await store.unfinishedInvocations().compactMap { $0.field("execution_id") } == ["open-1", "open-2"])
+        // A redelivered Started (a retry after a lost answer) does not reopen a finished invocation.
+        _ = try await store.append([doneStarted])
+        _ = try await store.append(Samples.completed(executionID: "open-1"))
+        #expect(try await store.unfinishedInvocations().compactMap { $0.field("execution_id") } == ["open-2"])
         await store.close()
+        let reopened = try await fixture.open()
+        #expect(try await reopened.unfinishedInvocations().compactMap { $0.field("execution_id") } == ["open-2"])
+        await reopened.close()
     }
 
     /// The store goes away in the middle of a run: `Completed` goes to the spool, and once the store

@@ -175,9 +175,22 @@ struct PostgresEventStoreTests {
         for store in stores { await store.close() }
         let reopened = try await PostgresEventStore(connection: connection)
         #expect(try await reopened.events(matching: EventQuery()).map(\.id) == [id])
-        #expect(try cluster.psql(connection, "SELECT string_agg(version::text, ',' ORDER BY version) FROM airlock_schema_migrations") == "1,2")
+        #expect(try cluster.psql(connection, "SELECT string_agg(version::text, ',' ORDER BY version) FROM airlock_schema_migrations") == "1,2,3")
         #expect(try Self.indexes(cluster, connection) == Self.expectedIndexes)
         await reopened.close()
+    }
+
+    @Test("a database from before airlock_open_invocations: the migration finds the invocations already open")
+    func openInvocationsAreFoundInAnOlderDatabase() async throws {
+        let (store, connection, cluster) = try await Self.freshStore()
+        _ = try await store.append([
+            Samples.started(executionID: "open-old"), Samples.started(executionID: "done-old"), Samples.completed(executionID: "done-old"),
+        ])
+        await store.close()
+        _ = try cluster.psql(connection, "DROP TABLE airlock_open_invocations; DELETE FROM airlock_schema_migrations WHERE version = 3")
+        let migrated = try await PostgresEventStore(connection: connection)
+        #expect(try await migrated.unfinishedInvocations().compactMap { $0.field("execution_id") } == ["open-old"])
+        await migrated.close()
     }
 
     static let expectedIndexes = [

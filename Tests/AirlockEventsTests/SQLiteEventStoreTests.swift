@@ -11,9 +11,18 @@ struct SQLiteEventStoreTests {
         return (try SQLiteEventStore(path: path), path)
     }
 
-    @Test func appendsAreDurable() async throws {
-        let (store, _) = try open()
+    /// Both ways of opening (a pool for the worker, one connection for `airlock run`): WAL, and
+    /// synchronous=FULL so that an append is on disk when it returns.
+    @Test(arguments: [false, true])
+    func appendsAreDurable(oneShot: Bool) async throws {
+        let path = try makeScratchDirectory() + "/events.sqlite"
+        let store = try SQLiteEventStore(path: path, oneShot: oneShot)
         #expect(try await store.writerSynchronousMode() == 2, "synchronous=FULL: each commit fsyncs the WAL")
+        _ = try await store.append(Samples.started(executionID: "exec-durable"))
+        await store.close()
+        let queue = try DatabaseQueue(path: path)
+        #expect(try await queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        try queue.close()
     }
 
     @Test func tableIsAppendOnly() async throws {
@@ -34,7 +43,7 @@ struct SQLiteEventStoreTests {
         _ = try await store.append(Samples.oneOfEach(executionID: "exec-1234"))
         _ = try await store.append(Samples.oneOfEach(executionID: "exec-other"))
 
-        let single = try await store.query(
+        let single = try store.query(
             """
             SELECT event_type, created_at, payload
               FROM gateway_events
@@ -43,7 +52,7 @@ struct SQLiteEventStoreTests {
             """)
         #expect(single.map { $0["event_type"] as String } == ["CliToolInvocationStarted", "CliToolInvocationCompleted", "CliToolSemanticRejected"])
 
-        let rejections = try await store.query(
+        let rejections = try store.query(
             """
             SELECT created_at, json_extract(payload, '$.tool_name') AS tool, json_extract(payload, '$.rejection_reason') AS reason
               FROM gateway_events
@@ -54,7 +63,7 @@ struct SQLiteEventStoreTests {
         #expect(rejections.count == 2, "the two-day-old rejection is outside the last day")
         #expect(rejections.allSatisfy { ($0["tool"] as String) == "git" && ($0["reason"] as String) == "force push rewrites history" })
 
-        let lastHour = try await store.query(
+        let lastHour = try store.query(
             """
             SELECT
                 COUNT(*) FILTER (WHERE event_type = 'CliToolInvocationStarted')   AS started,
@@ -64,7 +73,7 @@ struct SQLiteEventStoreTests {
             """)
         #expect(lastHour.first.map { [$0["started"] as Int, $0["completed"] as Int] } == [2, 2])
 
-        let latest = try await store.query(
+        let latest = try store.query(
             """
             SELECT id, event_type, created_at, payload
               FROM gateway_events
@@ -74,6 +83,24 @@ struct SQLiteEventStoreTests {
             """)
         #expect(latest.count == 3)
         #expect(latest.map { $0["id"] as Int64 } == latest.map { $0["id"] as Int64 }.sorted(by: >))
+    }
+
+    /// A database from before `airlock_open_invocations` (migration v3): the migration finds the
+    /// invocations already open, so recovery still sees them.
+    @Test func openInvocationsAreFoundInAnOlderDatabase() async throws {
+        let (store, path) = try open()
+        _ = try await store.append([
+            Samples.started(executionID: "open-old"), Samples.started(executionID: "done-old"), Samples.completed(executionID: "done-old"),
+        ])
+        await store.close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "DROP TABLE airlock_open_invocations; DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'")
+        }
+        try queue.close()
+        let migrated = try SQLiteEventStore(path: path)
+        #expect(try await migrated.unfinishedInvocations().compactMap { $0.field("execution_id") } == ["open-old"])
+        await migrated.close()
     }
 
     /// A `gateway_events` table the gateway made, with rows: opening keeps them and adds our indexes.
@@ -94,7 +121,7 @@ struct SQLiteEventStoreTests {
         #expect(id == 2)
         let rows = try await store.events(matching: EventQuery())
         #expect(rows.map(\.eventType) == ["ApiSpecRegistered", "CliToolInvocationCompleted"])
-        let indexes = try await store.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'gateway_events'")
+        let indexes = try store.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'gateway_events'")
         #expect(Set(indexes.map { $0["name"] as String }).isSuperset(of: ["gateway_events_event_id", "gateway_events_execution_id"]))
         await store.close()
         _ = try SQLiteEventStore(path: path)  // and again: migrations ran once

@@ -1,2 +1,0 @@
-// libpq, PostgreSQL's client library (Debian: libpq-dev).
-#include <libpq-fe.h>
