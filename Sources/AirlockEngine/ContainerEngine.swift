@@ -193,10 +193,24 @@ public struct EngineProbeCache: Sendable {
 
     public func store(_ engine: ContainerEngine) {
         guard let identity = Self.identity(of: engine.path), let data = try? JSONEncoder().encode(Entry(identity: identity, engine: engine)) else { return }
+        write(data, toFile: file(for: engine.path))
+    }
+
+    /// A file of this directory by name (other caches share the directory: compiled seccomp programs).
+    public func read(named name: String) -> Data? {
+        FileManager.default.contents(atPath: directory + "/" + name)
+    }
+
+    /// Best effort: a cache that cannot be written costs a probe or a compile later, nothing else.
+    public func write(_ data: Data, named name: String) {
+        write(data, toFile: directory + "/" + name)
+    }
+
+    private func write(_ data: Data, toFile path: String) {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // Written whole, then renamed: a reader never sees half a file.
-        let temporary = file(for: engine.path) + ".\(getpid())"
+        let temporary = path + ".\(getpid())"
         guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
-        if rename(temporary, file(for: engine.path)) != 0 { unlink(temporary) }
+        if rename(temporary, path) != 0 { unlink(temporary) }
     }
 }

@@ -70,7 +70,7 @@ final class PostgresConnection {
     private static func loadLibPQ() throws(PostgresError) {
         var error = [CChar](repeating: 0, count: 512)
         guard airlock_libpq_load(&error, error.count) == 1 else {
-            throw PostgresError(message: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), connectionLost: false)
+            throw PostgresError(message: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, connectionLost: false)
         }
     }
 

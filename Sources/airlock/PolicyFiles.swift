@@ -65,17 +65,10 @@ extension PolicyFiles {
     }
 
     /// Compiled seccomp programs in the user's cache directory, beside the engine probes.
-    static func seccompProgramCache(directory: String? = EngineProbeCache.standard()?.directory) -> SeccompProgramCache? {
-        guard let directory else { return nil }
+    static func seccompProgramCache() -> SeccompProgramCache? {
+        guard let directory = EngineProbeCache.standard() else { return nil }
         return SeccompProgramCache(
-            read: { name in try? readBytes(directory + "/" + name) },
-            write: { name, program in
-                let path = directory + "/" + name
-                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                // Written whole, then renamed: a reader never sees half a program.
-                let temporary = path + ".\(getpid())"
-                guard FileManager.default.createFile(atPath: temporary, contents: Data(program)) else { return }
-                if rename(temporary, path) != 0 { unlink(temporary) }
-            })
+            read: { name in directory.read(named: name).map { [UInt8]($0) } },
+            write: { name, program in directory.write(Data(program), named: name) })
     }
 }
