@@ -21,7 +21,7 @@ let locations = options("--events").isEmpty ? ["sqlite:\(scratch)/events.sqlite"
 func sample(_ n: Int) -> EventRecord {
     EventRecord(
         CliToolInvocationStarted(
-            executionId: "bench-\(n)-\(UUID().uuidString)", toolName: "git", dockerImage: "airlock/tools:1", command: ["/usr/bin/git"],
+            executionId: TimeOrderedUUID.make(), toolName: "git", dockerImage: "airlock/tools:1", command: ["/usr/bin/git"],
             args: ["log", "--oneline", "-n", "20"], tenantId: "acme", securityContext: "readonly", ruleId: "git-inspect",
             requestedSubcommand: "git log", policyDigest: "sha256:0123456789abcdef", seccompProfileDigest: "sha256:fedcba9876543210",
             engine: "podman 4.3.1", containerName: "airlock-bench", owner: "bench:1", timeoutMs: 60000))

@@ -35,7 +35,7 @@ public final class AuditTrail: Sendable {
     /// Records an event that must not be lost (`Completed`, `SemanticRejected`, `Registered`): in the
     /// store, or, when the store fails, in the spool. Throws only when both fail.
     @discardableResult
-    public func record<Payload: AuditPayload>(_ event: Payload, eventID: String = UUID().uuidString.lowercased()) async throws(EventStoreError)
+    public func record<Payload: AuditPayload>(_ event: Payload, eventID: String = TimeOrderedUUID.make()) async throws(EventStoreError)
         -> Delivery
     {
         try await record(EventRecord(event, eventID: eventID))

@@ -18,8 +18,8 @@ public struct EventRecord: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// Encodes a typed payload; `eventID` defaults to a fresh UUID.
-    public init<Payload: AuditPayload>(_ payload: Payload, eventID: String = UUID().uuidString.lowercased()) {
+    /// Encodes a typed payload; `eventID` defaults to a fresh time-ordered UUID (see `TimeOrderedUUID`).
+    public init<Payload: AuditPayload>(_ payload: Payload, eventID: String = TimeOrderedUUID.make()) {
         self.eventID = eventID
         self.type = Payload.eventType
         self.createdAt = payload.occurredAt

@@ -142,11 +142,54 @@ extension PostgresEventStore {
                 ON CONFLICT DO NOTHING;
             """
         ),
+        (
+            // One append is one statement, one round trip: in its own (implicit) transaction, or in the
+            // caller's. The append lock is taken before any id is drawn and held until the commit.
+            // Returns one id per input row, in input order: the new row's, or the one the event_id was
+            // stored as before (a redelivery, a duplicate in the batch).
+            4,
+            """
+            CREATE OR REPLACE FUNCTION airlock_append_events(
+                p_types text[], p_created_at timestamptz[], p_payloads jsonb, p_event_ids text[], p_lock_timeout text
+            ) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM set_config('lock_timeout', p_lock_timeout, true);
+                PERFORM pg_advisory_xact_lock(\(appendLockKey));
+                RETURN QUERY
+                WITH input AS (
+                    SELECT n, p_types[n] AS event_type, p_created_at[n] AS created_at, p_event_ids[n] AS event_id,
+                           (p_payloads->(n - 1)) || jsonb_build_object('event_id', p_event_ids[n]) AS payload
+                    FROM generate_subscripts(p_types, 1) AS n
+                ), inserted AS (
+                    INSERT INTO gateway_events (event_type, created_at, payload)
+                    SELECT input.event_type, input.created_at, input.payload FROM input ORDER BY input.n
+                    ON CONFLICT ((payload->>'event_id')) DO NOTHING
+                    RETURNING gateway_events.id, gateway_events.event_type, gateway_events.payload
+                ), opened AS (
+                    INSERT INTO airlock_open_invocations (execution_id, started_id)
+                    SELECT started.payload->>'execution_id', started.id FROM inserted AS started
+                    WHERE started.event_type = 'CliToolInvocationStarted' AND started.payload->>'execution_id' IS NOT NULL
+                      AND NOT EXISTS (
+                          SELECT 1 FROM inserted AS completed
+                          WHERE completed.event_type = 'CliToolInvocationCompleted'
+                            AND completed.payload->>'execution_id' = started.payload->>'execution_id')
+                    ON CONFLICT DO NOTHING
+                ), closed AS (
+                    DELETE FROM airlock_open_invocations
+                    WHERE airlock_open_invocations.execution_id IN (
+                        SELECT inserted.payload->>'execution_id' FROM inserted WHERE inserted.event_type = 'CliToolInvocationCompleted')
+                )
+                -- The stored row is looked up (through the unique index) only for rows not inserted.
+                SELECT coalesce(
+                    inserted.id,
+                    (SELECT stored.id FROM gateway_events AS stored WHERE stored.payload->>'event_id' = input.event_id))
+                FROM input LEFT JOIN inserted ON inserted.payload->>'event_id' = input.event_id
+                ORDER BY input.n;
+            END;
+            $$;
+            """
+        ),
     ]
-
-    /// Parameters per appended row; a statement takes at most 65535.
-    static let parametersPerRow = 4
-    static let rowsPerStatement = 65535 / parametersPerRow
 
     /// The connection and everything done with it. Used only on the committer's thread.
     private final class Session: @unchecked Sendable {
@@ -205,78 +248,37 @@ extension PostgresEventStore {
 
         // MARK: Appends
 
+        /// One round trip: `airlock_append_events` in its own transaction, committed when it returns.
         func append(_ records: [EventRecord]) throws(EventStoreError) -> [Int64] {
-            // A writer elsewhere that holds the append lock and hangs must not hang us past the window.
-            let begin = "SET LOCAL lock_timeout = '\(max(1, retryWindow.milliseconds))ms'; SELECT pg_advisory_xact_lock(\(appendLockKey))"
-            return try withConnection { connection throws(PostgresError) in
-                try transaction(connection, begin: begin) { () throws(PostgresError) in
-                    var ids: [String: Int64] = [:]
-                    var start = 0
-                    while start < records.count {
-                        let chunk = records[start..<min(start + rowsPerStatement, records.count)]
-                        try insert(chunk, into: &ids, connection)
-                        start += chunk.count
-                    }
-                    // Records already stored (a retry, a duplicate in this batch) keep their first id.
-                    let missing = Array(Set(records.map(\.eventID)).subtracting(ids.keys))
-                    if !missing.isEmpty {
-                        let found = try connection.execute(
-                            "SELECT payload->>'event_id', id FROM gateway_events WHERE payload->>'event_id' = ANY($1::text[])",
-                            [arrayLiteral(missing)])
-                        for row in found.rows {
-                            if let eventID = row[0], let id = row[1].flatMap({ Int64($0) }) { ids[eventID] = id }
-                        }
-                    }
-                    return try records.map { record throws(PostgresError) in
-                        guard let id = ids[record.eventID] else {
-                            throw PostgresError(
-                                message: "event \(record.eventID) was neither inserted nor found", connectionLost: false)
-                        }
-                        return id
-                    }
-                }
-            }
+            try withConnection { connection throws(PostgresError) in try insert(records, connection) }
         }
 
-        /// One multi-row INSERT. The payload's `event_id` is set from the record, so the unique index
-        /// always holds the key the caller retries with.
-        private func insert(_ records: ArraySlice<EventRecord>, into ids: inout [String: Int64], _ connection: PostgresConnection)
-            throws(PostgresError)
-        {
-            var values: [String] = []
-            var parameters: [String?] = []
-            values.reserveCapacity(records.count)
-            parameters.reserveCapacity(records.count * parametersPerRow)
-            for record in records {
-                let n = parameters.count
-                values.append("($\(n + 1), $\(n + 2)::timestamptz, $\(n + 3)::jsonb || jsonb_build_object('event_id', $\(n + 4)::text))")
-                parameters += [record.type.rawValue, Timestamp.rfc3339(record.createdAt), record.payload, record.eventID]
+        /// Calls `airlock_append_events`; the payloads travel as one JSON array (no escaping), and
+        /// the function sets each payload's `event_id` from the record, so the unique index always
+        /// holds the key the caller retries with.
+        private func insert(_ records: [EventRecord], _ connection: PostgresConnection) throws(PostgresError) -> [Int64] {
+            var payloads = "["
+            payloads.reserveCapacity(records.reduce(2) { $0 + $1.payload.utf8.count + 1 })
+            for (index, record) in records.enumerated() {
+                if index > 0 { payloads += "," }
+                payloads += record.payload
             }
-            // Rows actually inserted (not redeliveries) open or close their invocation in
-            // airlock_open_invocations, in the same statement.
-            let inserted = try connection.execute(
-                """
-                WITH inserted AS (
-                    INSERT INTO gateway_events (event_type, created_at, payload) VALUES \(values.joined(separator: ", "))
-                    ON CONFLICT ((payload->>'event_id')) DO NOTHING
-                    RETURNING id, event_type, payload
-                ), opened AS (
-                    INSERT INTO airlock_open_invocations (execution_id, started_id)
-                    SELECT started.payload->>'execution_id', started.id FROM inserted AS started
-                    WHERE started.event_type = 'CliToolInvocationStarted' AND started.payload->>'execution_id' IS NOT NULL
-                      AND NOT EXISTS (
-                          SELECT 1 FROM inserted AS completed
-                          WHERE completed.event_type = 'CliToolInvocationCompleted'
-                            AND completed.payload->>'execution_id' = started.payload->>'execution_id')
-                    ON CONFLICT DO NOTHING
-                ), closed AS (
-                    DELETE FROM airlock_open_invocations
-                    WHERE execution_id IN (SELECT payload->>'execution_id' FROM inserted WHERE event_type = 'CliToolInvocationCompleted')
-                )
-                SELECT payload->>'event_id', id FROM inserted
-                """, parameters)
-            for row in inserted.rows {
-                if let eventID = row[0], let id = row[1].flatMap({ Int64($0) }) { ids[eventID] = id }
+            payloads += "]"
+            let rows = try connection.execute(
+                "SELECT * FROM airlock_append_events($1::text[], $2::timestamptz[], $3::jsonb, $4::text[], $5)",
+                [
+                    arrayLiteral(records.map(\.type.rawValue)), arrayLiteral(records.map { Timestamp.rfc3339($0.createdAt) }), payloads,
+                    arrayLiteral(records.map(\.eventID)), "\(max(1, retryWindow.milliseconds))ms",
+                ]
+            ).rows
+            guard rows.count == records.count else {
+                throw PostgresError(message: "the append returned \(rows.count) ids for \(records.count) events", connectionLost: false)
+            }
+            return try zip(records, rows).map { record, row throws(PostgresError) in
+                guard let id = row[0].flatMap({ Int64($0) }) else {
+                    throw PostgresError(message: "event \(record.eventID) was neither inserted nor found", connectionLost: false)
+                }
+                return id
             }
         }
 
@@ -296,8 +298,7 @@ extension PostgresEventStore {
                     _ = try connection.execute(
                         "INSERT INTO airlock_cli_tools (tenant_id, name, definition, registered_at) VALUES ($1, $2, $3::jsonb, $4::timestamptz)",
                         [tool.tenantId, tool.name, tool.definitionJSON, Timestamp.rfc3339(tool.registeredAt)])
-                    var ids: [String: Int64] = [:]
-                    try insert([event][...], into: &ids, connection)
+                    _ = try insert([event], connection)
                     return .registered
                 }
             }

@@ -156,7 +156,7 @@ public final class SQLiteEventStore: EventStore {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO airlock_open_invocations (execution_id, started_id)
-                    SELECT json_extract(?1, '$.execution_id'), ?2 WHERE json_extract(?1, '$.execution_id') IS NOT NULL
+                    SELECT execution_id, ?2 FROM (SELECT json_extract(?1, '$.execution_id') AS execution_id) WHERE execution_id IS NOT NULL
                     ON CONFLICT DO NOTHING
                     """
             ).execute(arguments: [record.payload, id])

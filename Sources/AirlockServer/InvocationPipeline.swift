@@ -27,7 +27,7 @@ public struct InvocationRequest: Sendable {
     public var stdin: [UInt8]?
 
     public init(
-        executionID: String = UUID().uuidString.lowercased(), toolName: String, rawArguments: [[UInt8]], tenantID: String?,
+        executionID: String = TimeOrderedUUID.make(), toolName: String, rawArguments: [[UInt8]], tenantID: String?,
         securityContext: String, mounts: [MountRequest] = [], timeout: Duration? = nil, traceID: String? = nil,
         runtimeOverride: String? = nil, registeredTool: RegisteredTool? = nil, stdin: [UInt8]? = nil
     ) {

@@ -58,7 +58,7 @@ public struct WorkerAPI: Sendable {
     @Sendable func invoke(_ request: Request, context: Context) async throws -> Response {
         let body = try InvocationBody.decode(try await readBody(request).readableBytesView)
         let judge = policy.judge
-        let executionID = body.executionID ?? UUID().uuidString.lowercased()
+        let executionID = body.executionID ?? TimeOrderedUUID.make()
         let traceID = body.traceID ?? context.facts.current.traceID
         context.facts.update {
             $0.tenantID = body.tenantID

@@ -175,7 +175,7 @@ struct PostgresEventStoreTests {
         for store in stores { await store.close() }
         let reopened = try await PostgresEventStore(connection: connection)
         #expect(try await reopened.events(matching: EventQuery()).map(\.id) == [id])
-        #expect(try cluster.psql(connection, "SELECT string_agg(version::text, ',' ORDER BY version) FROM airlock_schema_migrations") == "1,2,3")
+        #expect(try cluster.psql(connection, "SELECT string_agg(version::text, ',' ORDER BY version) FROM airlock_schema_migrations") == "1,2,3,4")
         #expect(try Self.indexes(cluster, connection) == Self.expectedIndexes)
         await reopened.close()
     }
