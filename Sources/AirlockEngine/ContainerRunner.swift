@@ -72,7 +72,7 @@ public struct ContainerRunner: Sendable {
 
     /// Runs the container to its end. Never throws for the tool's own failure; throws only when the
     /// engine CLI cannot be started at all.
-    public func run(_ spec: ContainerRunSpec, onOutput: OutputHandler? = nil) async throws(EngineError) -> RunResult {
+    public func run(_ spec: ContainerRunSpec, output: OutputForwarding? = nil) async throws(EngineError) -> RunResult {
         let argv = RunArguments.build(spec, for: engine.kind)
         let state = RunState()
         let started = ContinuousClock.now
@@ -90,8 +90,8 @@ public struct ContainerRunner: Sendable {
         let stdoutPipe = try PipeDrain()
         let stderrPipe = try PipeDrain()
         // Both streams are drained at once, each on its own thread: neither pipe can fill and stall the tool.
-        async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, onOutput: onOutput)
-        async let stderrCapture = stderrPipe.drain(.stderr, retention: retention, onOutput: onOutput)
+        async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, forwarding: output)
+        async let stderrCapture = stderrPipe.drain(.stderr, retention: retention, forwarding: output)
 
         let status: Int32
         do {

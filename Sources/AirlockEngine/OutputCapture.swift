@@ -47,6 +47,12 @@ public struct OutputCapture: Sendable {
         }
     }
 
+    /// Counts bytes that were forwarded without passing through us; only where nothing is kept.
+    mutating func countForwarded(_ count: Int) {
+        precondition(limit == 0, "forwarded bytes bypass retention; keep nothing to forward them")
+        totalBytes += Int64(count)
+    }
+
     public mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { append($0) }
     }

@@ -14,6 +14,10 @@ final class PipeDrain: Sendable {
     private let abandonAt = Mutex<ContinuousClock.Instant?>(nil)
 
     static let chunkSize = 1 << 20
+    /// Past this many bytes a stream counts as bulk, and short transfers wait `gatherMicroseconds`
+    /// for more (at 1 GiB/s that is 512 KiB, half of our pipe).
+    static let bulkThreshold: Int64 = 1 << 20
+    static let gatherMicroseconds: UInt32 = 500
     /// F_SETPIPE_SZ (Linux), which Swift's Glibc module does not export.
     static let setPipeSize: Int32 = 1031
 
@@ -42,18 +46,27 @@ final class PipeDrain: Sendable {
     }
 
     /// Reads to the end (or until abandoned), counting and keeping bytes, forwarding each chunk.
-    func drain(_ stream: OutputStream, retention: Int, onOutput: ContainerRunner.OutputHandler?) async -> OutputCapture {
+    func drain(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?) async -> OutputCapture {
         await withCheckedContinuation { continuation in
             let thread = Thread { [self] in
-                continuation.resume(returning: readAll(stream, retention: retention, onOutput: onOutput))
+                continuation.resume(returning: readAll(stream, retention: retention, forwarding: forwarding))
             }
             thread.name = "airlock-\(stream.rawValue)"
             thread.start()
         }
     }
 
-    private func readAll(_ stream: OutputStream, retention: Int, onOutput: ContainerRunner.OutputHandler?) -> OutputCapture {
+    private func readAll(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?) -> OutputCapture {
         var capture = OutputCapture(limit: retention)
+        var handler: ContainerRunner.OutputHandler?
+        var descriptor: Int32?
+        switch forwarding {
+        case let .handler(body): handler = body
+        case let .descriptors(stdout, stderr): descriptor = stream == .stdout ? stdout : stderr
+        case nil: break
+        }
+        // Nothing to keep: the bytes can go pipe to descriptor inside the kernel, never copied through us.
+        var spliceTarget = retention == 0 ? descriptor : nil
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         defer {
             buffer.deallocate()
@@ -70,11 +83,29 @@ final class PipeDrain: Sendable {
                 if isAbandoned { break }
                 continue
             }
+            if let target = spliceTarget {
+                let moved = Splice.move(from: readEnd, to: target, count: Self.chunkSize)
+                if moved > 0 {
+                    capture.countForwarded(moved)
+                    // A bulk stream arrives in the engine's small writes (8 KiB from podman): once one
+                    // is under way, let a few gather, so that we and the reader after us move them in
+                    // one call each instead of one per write. Small outputs are not delayed.
+                    if capture.totalBytes > Self.bulkThreshold && moved < Self.chunkSize / 16 { usleep(Self.gatherMicroseconds) }
+                    continue
+                }
+                if moved == 0 { break }
+                if errno == EINTR || errno == EAGAIN { continue }
+                // A terminal, a file opened for appending, a closed reader: read and write from here on
+                // (splice moves nothing when it fails, so no byte is lost or counted twice).
+                spliceTarget = nil
+                continue
+            }
             let count = read(readEnd, buffer.baseAddress, Self.chunkSize)
             if count > 0 {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 capture.append(chunk)
-                onOutput?(stream, chunk)
+                handler?(stream, chunk)
+                if let descriptor { Self.write(chunk, to: descriptor) }
             } else if count == 0 {
                 break
             } else if errno != EINTR && errno != EAGAIN {
@@ -82,5 +113,45 @@ final class PipeDrain: Sendable {
             }
         }
         return capture
+    }
+
+    /// Writes all of `bytes`; a reader that went away only ends the forwarding, not the counting.
+    static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+}
+
+/// Where a tool's output goes as it arrives, besides being counted (and kept, up to the retention).
+public enum OutputForwarding: Sendable {
+    /// Each chunk is handed to a closure (the socket worker streams it to its caller).
+    case handler(ContainerRunner.OutputHandler)
+    /// Written to these descriptors (`airlock run` in text mode). When nothing is kept, the bytes are
+    /// spliced from the engine's pipe in the kernel, without passing through our memory.
+    case descriptors(stdout: Int32, stderr: Int32)
+}
+
+/// splice(2), which Swift's Glibc module does not export (it is behind _GNU_SOURCE): looked up in
+/// the C library once.
+enum Splice {
+    private typealias Function = @convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int
+    private static let function: Function? = dlsym(nil, "splice").map { unsafeBitCast($0, to: Function.self) }
+
+    /// Moves up to `count` bytes from the pipe `source` to `target`: the count moved, 0 at the end of
+    /// the pipe, -1 with errno set (ENOSYS where the C library has no splice).
+    static func move(from source: Int32, to target: Int32, count: Int) -> Int {
+        guard let function else {
+            errno = ENOSYS
+            return -1
+        }
+        let spliceMove: UInt32 = 1  // SPLICE_F_MOVE: a hint to move pages rather than copy them
+        return function(source, nil, target, nil, count, spliceMove)
     }
 }

@@ -130,7 +130,7 @@ public struct InvocationPipeline: Sendable {
     /// Runs one invocation to its end. Task cancellation cancels it (the container is killed and
     /// `Completed` recorded as cancelled). Never throws: every way it can end is a result.
     public func invoke(
-        _ request: InvocationRequest, judge: Judge, onOutput: ContainerRunner.OutputHandler? = nil
+        _ request: InvocationRequest, judge: Judge, output: OutputForwarding? = nil
     ) async -> InvocationResult {
         let registered = request.registeredTool
         let decision = Self.judge(request, judge: judge)
@@ -204,7 +204,7 @@ public struct InvocationPipeline: Sendable {
         let runner = ContainerRunner(engine: engine, retentionBytes: retentionBytes)
         let result: RunResult
         do {
-            result = try await runner.run(spec, onOutput: onOutput)
+            result = try await runner.run(spec, output: output)
         } catch {
             // The engine CLI could not even be started: still an ending the trail must show.
             result = RunResult(

@@ -101,11 +101,11 @@ public final class InvocationScheduler: Sendable {
 
     private func execute(_ job: Job) async {
         let handle = job.handle
-        let onOutput = Self.outputHandler(handle.relay)
+        let output = Self.outputForwarding(handle.relay)
         // The run races a cancel request (DELETE, end of the shutdown grace); whichever comes first,
         // the other is cancelled. A cancelled run still ends with its `Completed`.
         let result = await withTaskGroup(of: InvocationResult?.self) { race in
-            race.addTask { await self.pipeline.invoke(job.request, judge: job.judge, onOutput: onOutput) }
+            race.addTask { await self.pipeline.invoke(job.request, judge: job.judge, output: output) }
             race.addTask {
                 await handle.cancellation()
                 return nil
@@ -128,9 +128,9 @@ public final class InvocationScheduler: Sendable {
         registry.finish(handle, InvocationResponse(result, executionID: handle.executionID))
     }
 
-    private static func outputHandler(_ relay: OutputRelay?) -> ContainerRunner.OutputHandler? {
+    private static func outputForwarding(_ relay: OutputRelay?) -> OutputForwarding? {
         guard let relay else { return nil }
-        return { stream, bytes in relay.push(stream, bytes) }
+        return .handler { stream, bytes in relay.push(stream, bytes) }
     }
 
     /// Admits nothing more: waiters are refused, new requests get 503.

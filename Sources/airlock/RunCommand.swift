@@ -96,17 +96,15 @@ struct RunCommand: AsyncParsableCommand {
                 try PolicyFiles.seccompProfile(path, programs: programs)
             })
 
-        var streaming: ContainerRunner.OutputHandler?
+        var output: OutputForwarding?
         if request.format == .text {
-            // Output is relayed in chunks of up to 1 MiB: a larger pipe to our reader means fewer
-            // wake-ups on both sides (fails harmlessly when stdout is not a pipe).
+            // Larger pipes to our reader mean fewer wake-ups on both sides (fails harmlessly when
+            // stdout is not a pipe); the output is spliced to ours without being copied through us.
             for descriptor in [STDOUT_FILENO, STDERR_FILENO] { _ = fcntl(descriptor, 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)) }
-            streaming = { stream, bytes in
-                StandardStreams.write(bytes, to: stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
-            }
+            output = .descriptors(stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
         }
         // SIGINT and SIGTERM cancel the invocation: the container is killed and its end recorded.
-        let running = Task { await pipeline.invoke(invocation, judge: judge, onOutput: streaming) }
+        let running = Task { await pipeline.invoke(invocation, judge: judge, output: output) }
         let signals = CancellationSignals { running.cancel() }
         let outcome = await running.value
         signals.stop()
@@ -228,19 +226,4 @@ struct RunReport: Encodable {
     }
 
     func json() throws -> String { try DecisionReport.snakeCaseJSON(self) }
-}
-
-enum StandardStreams {
-    /// Writes all of `bytes` to a descriptor, retrying short writes.
-    static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
-        }
-    }
 }

@@ -67,6 +67,54 @@ struct RunCommandTests {
         #expect(failing.stderr.contains("no-such-revision"))
     }
 
+    /// Text mode hands the output on without keeping it (spliced in the kernel where the
+    /// destination allows): every byte arrives, in order, and every byte is counted in the trail.
+    @Test("text: large output reaches a pipe and a file byte for byte, and is counted exactly", arguments: engines)
+    func textRelaysExactly(engine: String) throws {
+        let state = try EventsCommandTests.scratch()
+        let policy = state + "/policy.yaml"
+        try """
+            version: 1
+            tools:
+              seq:
+                grammar: \(CommandLineTests.repositoryRoot)/policies/grammars/git.yaml
+                image: airlock/test:1
+                entrypoint: [/bin/sh, -c, "seq 1 400000; seq 1 1000 >&2"]
+                seccomp: \(CommandLineTests.repositoryRoot)/policies/seccomp/hardened.json
+                runtime: runc
+            contexts:
+              ro:
+                allow:
+                  - {id: seq, tool: seq, subcommand: [log], reason: test}
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let expected = (1...400_000).map { "\($0)\n" }.joined()
+        let arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", engine, "--", "seq", "log"]
+
+        let piped = try CommandLineTests.airlock(arguments)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout.utf8.count == expected.utf8.count)
+        #expect((piped.stdout == expected) as Bool, "stdout through a pipe is the tool's, byte for byte")
+        #expect(piped.stderr == (1...1000).map { "\($0)\n" }.joined())
+
+        // A regular file as stdout: what `airlock run ... > out` does.
+        let file = state + "/out.txt"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "exec \"$0\" \"$@\" > \(file) 2>/dev/null", CommandLineTests.binary.path] + arguments
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        #expect((try String(contentsOfFile: file, encoding: .utf8) == expected) as Bool, "stdout into a file is the tool's, byte for byte")
+
+        let completed = try EventsCommandTests.events(state, ["--type", "CliToolInvocationCompleted"])
+        #expect(completed.count == 2)
+        for record in completed {
+            let payload = try #require(record["payload"] as? [String: Any])
+            #expect(payload["stdout_bytes"] as? Int == expected.utf8.count)
+            #expect(payload["stderr_bytes"] as? Int == (1...1000).map { "\($0)\n" }.joined().utf8.count)
+        }
+    }
+
     @Test("json: one record with the decision, counts and digests", arguments: engines)
     func json(engine: String) throws {
         let fixture = try Self.fixture()
