@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+@testable import AirlockEvents
+
+/// Payloads are written by a hand-made encoder; its text must be exactly what `JSONEncoder` with
+/// the trail's settings writes, whatever the strings hold, or equal events would stop having equal text.
+struct FlatJSONEncoderTests {
+    /// Quotes, backslashes, slashes, every control character, DEL, non-ASCII and an emoji.
+    static let awkward = "q\"b\\s/ctl" + (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + "\u{7F}é✓🚀\u{2028}end"
+    static let moment = Date(timeIntervalSince1970: 1_795_000_000.125)
+
+    static var records: [(String, EventRecord)] {
+        [
+            ("registered", EventRecord(CliToolRegistered(name: awkward, dockerImage: "img:1", registeredAt: moment, allowedSubcommands: [awkward, "log"]), eventID: "e-1")),
+            ("registered, optionals absent", EventRecord(CliToolRegistered(name: "git", dockerImage: "img:1", registeredAt: moment), eventID: "e-2")),
+            (
+                "started",
+                EventRecord(
+                    CliToolInvocationStarted(
+                        executionId: "x", toolName: awkward, dockerImage: "i", command: ["/usr/bin/git"], args: [awkward, "", "--x=/y"],
+                        tenantId: "t", startedAt: moment, securityContext: "c", ruleId: "r", requestedSubcommand: "git log",
+                        policyDigest: "sha256:p", seccompProfileDigest: "sha256:s", engine: "podman 4.3.1", containerName: "airlock-x",
+                        owner: "h:1", timeoutMs: -5, traceId: awkward), eventID: "e-3")
+            ),
+            (
+                "completed, exit code unknown",
+                EventRecord(
+                    CliToolInvocationCompleted(
+                        executionId: "x", toolName: "git", exitCode: nil, stdoutBytes: Int64.max, stderrBytes: 0, durationMs: 12,
+                        completedAt: moment, tenantId: "t", outcome: .abandoned, engineError: awkward), eventID: "e-4")
+            ),
+            (
+                "completed",
+                EventRecord(
+                    CliToolInvocationCompleted(
+                        executionId: "x", toolName: "git", exitCode: -1, stdoutBytes: 1, stderrBytes: 2, durationMs: 3, completedAt: moment,
+                        tenantId: "t", outcome: .timedOut, oomKilled: true, stdoutTruncated: true), eventID: "e-5")
+            ),
+            (
+                "rejected",
+                EventRecord(
+                    CliToolSemanticRejected(
+                        executionId: "x", toolName: "git", requestedSubcommand: "git push", rejectionReason: awkward, securityContext: "ro",
+                        rejectedAt: moment, ruleId: "deny", policyDigest: "d", tenantId: "t", args: []), eventID: "e-6")
+            ),
+        ]
+    }
+
+    @Test(arguments: records.map(\.0))
+    func writesWhatJSONEncoderWrites(_ name: String) throws {
+        let record = try #require(Self.records.first { $0.0 == name }?.1)
+        let (flat, foundation) = try Self.encodings(of: record)
+        #expect(flat == foundation, "flat encoder and JSONEncoder disagree for \(name)")
+        #expect(record.payload == flat, "the record's payload comes from the flat encoder")
+        #expect(try JSONSerialization.jsonObject(with: Data(flat.utf8)) is [String: Any])
+    }
+
+    /// The record's payload encoded again, by the flat encoder (which must not fall back) and by
+    /// JSONEncoder, with the same event id.
+    static func encodings(of record: EventRecord) throws -> (flat: String, foundation: String) {
+        func both(_ payload: some AuditPayload) throws -> (String, String) {
+            let value = Reencoded(eventID: record.eventID, payload: payload)
+            return (try FlatJSONEncoder.encode(value), try EventJSON.foundationEncode(value))
+        }
+        switch record.type {
+        case .cliToolRegistered: return try both(try record.decode(CliToolRegistered.self))
+        case .cliToolInvocationStarted: return try both(try record.decode(CliToolInvocationStarted.self))
+        case .cliToolInvocationCompleted: return try both(try record.decode(CliToolInvocationCompleted.self))
+        case .cliToolSemanticRejected: return try both(try record.decode(CliToolSemanticRejected.self))
+        }
+    }
+
+    struct Reencoded<Payload: Encodable>: Encodable {
+        var eventID: String
+        var payload: Payload
+        enum CodingKeys: String, CodingKey { case eventId }
+        func encode(to encoder: any Encoder) throws {
+            try payload.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(eventID, forKey: .eventId)
+        }
+    }
+
+    @Test func snakeCaseFollowsJSONEncoder() throws {
+        struct Keys: Encodable {
+            var executionId = 1, oomKilled = 2, myURLProperty = 3, a = 4, timeoutMs = 5, stdoutBytes = 6, aBC = 7
+        }
+        #expect(try FlatJSONEncoder.encode(Keys()) == (try EventJSON.foundationEncode(Keys())))
+    }
+
+    @Test func nestedValuesFallBackToJSONEncoder() throws {
+        struct Inner: Encodable { var x = 1 }
+        struct Outer: Encodable { var inner = Inner(); var numbers = [1, 2] }
+        #expect(throws: FlatJSONEncoder.NotFlat.self) { try FlatJSONEncoder.encode(Outer()) }
+        #expect(try EventJSON.encode(Outer()) == #"{"inner":{"x":1},"numbers":[1,2]}"#)
+    }
+}
