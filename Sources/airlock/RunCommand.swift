@@ -48,6 +48,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // The audit store opens and the engine is looked up while the policy loads: none of the
+        // three needs another, and the store's I/O overlaps the policy's parsing.
+        async let openedTrail = audit.openTrail(logger: Self.logger)
+        async let engineLookup = Self.resolveEngine(engine)
         let loaded: Policy
         do {
             loaded = try PolicyFiles.loader.load(path: request.policy)
@@ -67,17 +71,16 @@ struct RunCommand: AsyncParsableCommand {
             securityContext: request.context, mounts: mountRequests, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
             runtimeOverride: runtime)
         let judge = Judge(policy: loaded)
-        let trail = try await audit.openTrail(logger: Self.logger)
+        let trail = try await openedTrail
 
         // A denial needs no engine; an allowed command resolves it first, then closes what a
         // previous run left open (spooled events, invocations a crash abandoned).
         let resolvedEngine: ContainerEngine?
         if InvocationPipeline.judge(invocation, judge: judge).allowed {
             let resolved: ContainerEngine
-            do {
-                resolved = try await EngineResolver(explicit: engine).resolve(probeRuntime: false, cache: .standard())
-            } catch {
-                try refuse("\(error)", decision: nil)
+            switch await engineLookup {
+            case let .success(engine): resolved = engine
+            case let .failure(error): try refuse("\(error)", decision: nil)
             }
             Self.logger.info("\(resolved.resolvedLogLine)")
             await audit.recover(trail, engine: resolved, logger: Self.logger)
@@ -140,6 +143,15 @@ struct RunCommand: AsyncParsableCommand {
         case .timedOut: throw ExitCode(124)
         case .cancelled: throw ExitCode(130)
         case .engineFailure: throw ExitCode(125)
+        }
+    }
+
+    /// The engine for an allowed command; a failure matters only then (a denial needs no engine).
+    private static func resolveEngine(_ explicit: String?) async -> Result<ContainerEngine, EngineError> {
+        do {
+            return .success(try await EngineResolver(explicit: explicit).resolve(probeRuntime: false, cache: .standard()))
+        } catch {
+            return .failure(error)
         }
     }
 
