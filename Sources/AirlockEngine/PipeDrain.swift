@@ -105,7 +105,8 @@ final class PipeDrain: Sendable {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 capture.append(chunk)
                 handler?(stream, chunk)
-                if let descriptor { Self.write(chunk, to: descriptor) }
+                // A reader that went away ends the forwarding, never the draining and counting.
+                if let target = descriptor, !Self.write(chunk, to: target) { descriptor = nil }
             } else if count == 0 {
                 break
             } else if errno != EINTR && errno != EAGAIN {
@@ -115,17 +116,18 @@ final class PipeDrain: Sendable {
         return capture
     }
 
-    /// Writes all of `bytes`; a reader that went away only ends the forwarding, not the counting.
-    static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) {
+    /// Writes all of `bytes`; false when the descriptor takes no more (its reader went away).
+    static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                return
+                return false
             }
             offset += written
         }
+        return true
     }
 }
 

@@ -101,6 +101,10 @@ struct RunCommand: AsyncParsableCommand {
 
         var output: OutputForwarding?
         if request.format == .text {
+            // A reader of ours that goes away (`airlock run … | head`) must not kill us with SIGPIPE
+            // before the invocation's end is recorded: writes fail with EPIPE instead, and the
+            // tool's output is still drained and counted to its end.
+            signal(SIGPIPE, SIG_IGN)
             // Larger pipes to our reader mean fewer wake-ups on both sides (fails harmlessly when
             // stdout is not a pipe); the output is spliced to ours without being copied through us.
             for descriptor in [STDOUT_FILENO, STDERR_FILENO] { _ = fcntl(descriptor, 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)) }

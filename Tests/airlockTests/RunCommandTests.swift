@@ -67,19 +67,16 @@ struct RunCommandTests {
         #expect(failing.stderr.contains("no-such-revision"))
     }
 
-    /// Text mode hands the output on without keeping it (spliced in the kernel where the
-    /// destination allows): every byte arrives, in order, and every byte is counted in the trail.
-    @Test("text: large output reaches a pipe and a file byte for byte, and is counted exactly", arguments: engines)
-    func textRelaysExactly(engine: String) throws {
-        let state = try EventsCommandTests.scratch()
-        let policy = state + "/policy.yaml"
+    /// A policy with one tool, `seq log`, that runs `script` in the busybox test image.
+    static func seqPolicy(in directory: String, script: String) throws -> String {
+        let policy = directory + "/policy.yaml"
         try """
             version: 1
             tools:
               seq:
                 grammar: \(CommandLineTests.repositoryRoot)/policies/grammars/git.yaml
                 image: airlock/test:1
-                entrypoint: [/bin/sh, -c, "seq 1 400000; seq 1 1000 >&2"]
+                entrypoint: [/bin/sh, -c, "\(script)"]
                 seccomp: \(CommandLineTests.repositoryRoot)/policies/seccomp/hardened.json
                 runtime: runc
             contexts:
@@ -87,6 +84,37 @@ struct RunCommandTests {
                 allow:
                   - {id: seq, tool: seq, subcommand: [log], reason: test}
             """.write(toFile: policy, atomically: true, encoding: .utf8)
+        return policy
+    }
+
+    /// `airlock run … | head`: our reader goes away early. We are not killed by SIGPIPE; the tool's
+    /// output is drained and counted to its end, and its end is recorded.
+    @Test("a reader that goes away: the run still ends normally and is recorded, every byte counted", arguments: engines)
+    func readerGoesAway(engine: String) throws {
+        let state = try EventsCommandTests.scratch()
+        let policy = try Self.seqPolicy(in: state, script: "seq 1 1000000")
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = [
+            "-c", "\"$0\" \"$@\" | head -c 10 > /dev/null; exit ${PIPESTATUS[0]}", CommandLineTests.binary.path, "run", "--state-dir", state,
+            "--policy", policy, "--context", "ro", "--engine", engine, "--", "seq", "log",
+        ]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0, "airlock's own exit status, not 141 (SIGPIPE)")
+        let completed = try EventsCommandTests.events(state, ["--type", "CliToolInvocationCompleted"])
+        let payload = try #require(completed.first?["payload"] as? [String: Any])
+        #expect(payload["exit_code"] as? Int == 0)
+        let written: Int = (1...1_000_000).reduce(0) { total, n in total + String(n).utf8.count + 1 }
+        #expect(payload["stdout_bytes"] as? Int == written)
+    }
+
+    /// Text mode hands the output on without keeping it (spliced in the kernel where the
+    /// destination allows): every byte arrives, in order, and every byte is counted in the trail.
+    @Test("text: large output reaches a pipe and a file byte for byte, and is counted exactly", arguments: engines)
+    func textRelaysExactly(engine: String) throws {
+        let state = try EventsCommandTests.scratch()
+        let policy = try Self.seqPolicy(in: state, script: "seq 1 400000; seq 1 1000 >&2")
         let expected = (1...400_000).map { "\($0)\n" }.joined()
         let arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", engine, "--", "seq", "log"]
 
