@@ -134,8 +134,19 @@ struct RunCommandTests {
         #expect(shell.terminationStatus == 0)
         #expect((try String(contentsOfFile: file, encoding: .utf8) == expected) as Bool, "stdout into a file is the tool's, byte for byte")
 
+        // Appending (`>> out`): splice refuses O_APPEND files, so this takes the read-and-write path.
+        let appended = state + "/appended.txt"
+        try "before\n".write(toFile: appended, atomically: true, encoding: .utf8)
+        let appending = Process()
+        appending.executableURL = URL(fileURLWithPath: "/bin/sh")
+        appending.arguments = ["-c", "exec \"$0\" \"$@\" >> \(appended) 2>/dev/null", CommandLineTests.binary.path] + arguments
+        try appending.run()
+        appending.waitUntilExit()
+        #expect(appending.terminationStatus == 0)
+        #expect((try String(contentsOfFile: appended, encoding: .utf8) == "before\n" + expected) as Bool, "appended byte for byte")
+
         let completed = try EventsCommandTests.events(state, ["--type", "CliToolInvocationCompleted"])
-        #expect(completed.count == 2)
+        #expect(completed.count == 3)
         for record in completed {
             let payload = try #require(record["payload"] as? [String: Any])
             #expect(payload["stdout_bytes"] as? Int == expected.utf8.count)
