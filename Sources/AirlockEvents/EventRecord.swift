@@ -34,7 +34,7 @@ public struct EventRecord: Sendable, Equatable {
 }
 
 /// The payload with `event_id` added as one more field of the same flat object.
-private struct WithEventID<Payload: AuditPayload>: Encodable {
+struct WithEventID<Payload: AuditPayload>: Encodable {
     var eventID: String
     var payload: Payload
 

@@ -60,7 +60,7 @@ struct FlatJSONEncoderTests {
     /// JSONEncoder, with the same event id.
     static func encodings(of record: EventRecord) throws -> (flat: String, foundation: String) {
         func both(_ payload: some AuditPayload) throws -> (String, String) {
-            let value = Reencoded(eventID: record.eventID, payload: payload)
+            let value = WithEventID(eventID: record.eventID, payload: payload)
             return (try FlatJSONEncoder.encode(value), try EventJSON.foundationEncode(value))
         }
         switch record.type {
@@ -68,17 +68,6 @@ struct FlatJSONEncoderTests {
         case .cliToolInvocationStarted: return try both(try record.decode(CliToolInvocationStarted.self))
         case .cliToolInvocationCompleted: return try both(try record.decode(CliToolInvocationCompleted.self))
         case .cliToolSemanticRejected: return try both(try record.decode(CliToolSemanticRejected.self))
-        }
-    }
-
-    struct Reencoded<Payload: Encodable>: Encodable {
-        var eventID: String
-        var payload: Payload
-        enum CodingKeys: String, CodingKey { case eventId }
-        func encode(to encoder: any Encoder) throws {
-            try payload.encode(to: encoder)
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(eventID, forKey: .eventId)
         }
     }
 

@@ -87,21 +87,25 @@ struct RunCommandTests {
         return policy
     }
 
+    /// Runs airlock with these arguments under /bin/sh, its stdout redirected as `stdout` says
+    /// (`> file`, `| head -c 10 > /dev/null`); returns airlock's own exit status.
+    static func airlockShell(_ arguments: [String], stdout: String) throws -> Int32 {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "\"$0\" \"$@\" 2>/dev/null \(stdout); exit ${PIPESTATUS[0]}", CommandLineTests.binary.path] + arguments
+        try shell.run()
+        shell.waitUntilExit()
+        return shell.terminationStatus
+    }
+
     /// `airlock run … | head`: our reader goes away early. We are not killed by SIGPIPE; the tool's
     /// output is drained and counted to its end, and its end is recorded.
     @Test("a reader that goes away: the run still ends normally and is recorded, every byte counted", arguments: engines)
     func readerGoesAway(engine: String) throws {
         let state = try EventsCommandTests.scratch()
         let policy = try Self.seqPolicy(in: state, script: "seq 1 1000000")
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = [
-            "-c", "\"$0\" \"$@\" | head -c 10 > /dev/null; exit ${PIPESTATUS[0]}", CommandLineTests.binary.path, "run", "--state-dir", state,
-            "--policy", policy, "--context", "ro", "--engine", engine, "--", "seq", "log",
-        ]
-        try shell.run()
-        shell.waitUntilExit()
-        #expect(shell.terminationStatus == 0, "airlock's own exit status, not 141 (SIGPIPE)")
+        let arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", engine, "--", "seq", "log"]
+        #expect(try Self.airlockShell(arguments, stdout: "| head -c 10 > /dev/null") == 0, "airlock's own exit status, not 141 (SIGPIPE)")
         let completed = try EventsCommandTests.events(state, ["--type", "CliToolInvocationCompleted"])
         let payload = try #require(completed.first?["payload"] as? [String: Any])
         #expect(payload["exit_code"] as? Int == 0)
@@ -124,25 +128,14 @@ struct RunCommandTests {
         #expect((piped.stdout == expected) as Bool, "stdout through a pipe is the tool's, byte for byte")
         #expect(piped.stderr == (1...1000).map { "\($0)\n" }.joined())
 
-        // A regular file as stdout: what `airlock run ... > out` does.
+        // A regular file as stdout (`> out`), and one opened for appending (`>> out`: splice refuses
+        // O_APPEND files, so that takes the read-and-write path).
         let file = state + "/out.txt"
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "exec \"$0\" \"$@\" > \(file) 2>/dev/null", CommandLineTests.binary.path] + arguments
-        try shell.run()
-        shell.waitUntilExit()
-        #expect(shell.terminationStatus == 0)
+        #expect(try Self.airlockShell(arguments, stdout: "> \(file)") == 0)
         #expect((try String(contentsOfFile: file, encoding: .utf8) == expected) as Bool, "stdout into a file is the tool's, byte for byte")
-
-        // Appending (`>> out`): splice refuses O_APPEND files, so this takes the read-and-write path.
         let appended = state + "/appended.txt"
         try "before\n".write(toFile: appended, atomically: true, encoding: .utf8)
-        let appending = Process()
-        appending.executableURL = URL(fileURLWithPath: "/bin/sh")
-        appending.arguments = ["-c", "exec \"$0\" \"$@\" >> \(appended) 2>/dev/null", CommandLineTests.binary.path] + arguments
-        try appending.run()
-        appending.waitUntilExit()
-        #expect(appending.terminationStatus == 0)
+        #expect(try Self.airlockShell(arguments, stdout: ">> \(appended)") == 0)
         #expect((try String(contentsOfFile: appended, encoding: .utf8) == "before\n" + expected) as Bool, "appended byte for byte")
 
         let completed = try EventsCommandTests.events(state, ["--type", "CliToolInvocationCompleted"])
