@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Every invocation encodes two payloads. `JSONEncoder` spends about 35 µs on one when warm and far
 /// more on the first of a process (an `airlock run` is always that). Written by hand because it is
-/// that hot and that narrow; a value of another shape (a nested object) throws `notFlat`, and
+/// that hot and that narrow; a value of another shape (a nested object) throws `NotFlat`, and
 /// `EventJSON.encode` falls back to `JSONEncoder`.
 struct FlatJSONEncoder {
     struct NotFlat: Error {}

@@ -268,6 +268,8 @@ extension PostgresEventStore {
                 "SELECT * FROM airlock_append_events($1::text[], $2::timestamptz[], $3::jsonb, $4::text[], $5)",
                 [
                     arrayLiteral(records.map(\.type.rawValue)), arrayLiteral(records.map { Timestamp.rfc3339($0.createdAt) }), payloads,
+                    // The lock timeout: a writer elsewhere that holds the append lock and hangs must
+                    // not hang us past the retry window.
                     arrayLiteral(records.map(\.eventID)), "\(max(1, retryWindow.milliseconds))ms",
                 ]
             ).rows
