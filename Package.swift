@@ -74,12 +74,18 @@ let package = Package(
             name: "CLibPQ",
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        // SQLite options that only a variadic C call sets (the system SQLite that GRDB links).
+        .systemLibrary(
+            name: "CSQLiteConfig",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // The audit trail: event model, EventStore (SQLite via GRDB, PostgreSQL via libpq), spool,
         // reconciliation of invocations a crash left open.
         .target(
             name: "AirlockEvents",
             dependencies: [
                 "CLibPQ",
+                "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -25,6 +25,33 @@ struct SQLiteEventStoreTests {
         try queue.close()
     }
 
+    /// `airlock run`'s one-shot store closes without checkpointing: the WAL stays, holding committed
+    /// events that every later reader sees, and its auto-checkpoint keeps it from growing run by run.
+    @Test func oneShotCloseKeepsEveryEventAndABoundedWAL() async throws {
+        let path = try makeScratchDirectory() + "/events.sqlite"
+        for run in 0..<80 {
+            let store = try SQLiteEventStore(path: path, oneShot: true)
+            _ = try await store.append(Samples.started(executionID: "exec-\(run)"))
+            _ = try await store.append(Samples.completed(executionID: "exec-\(run)"))
+            await store.close()
+            #expect(FileManager.default.fileExists(atPath: path + "-wal"), "run \(run): the WAL was checkpointed and deleted on close")
+        }
+        let walBytes = try #require(try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int)
+        // A WAL frame is a page (4096 bytes) and a 24-byte header; a commit may run past the limit.
+        let pageLimit = SQLiteEventStore.oneShotCheckpointPages + 32
+        #expect(walBytes <= 32 + pageLimit * (4096 + 24), "WAL of \(walBytes) bytes: the auto-checkpoint did not run")
+
+        // Another process's view: a fresh connection reads every event, none left open.
+        let reader = try DatabaseQueue(path: path)
+        #expect(try await reader.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM gateway_events") } == 160)
+        #expect(try await reader.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM airlock_open_invocations") } == 0)
+        try reader.close()
+        // And the worker's pool opens it as usual.
+        let pool = try SQLiteEventStore(path: path)
+        #expect(try await pool.events(matching: EventQuery(limit: 1000)).count == 160)
+        await pool.close()
+    }
+
     @Test func tableIsAppendOnly() async throws {
         let (store, path) = try open()
         _ = try await store.append(Samples.oneOfEach(executionID: "exec-1"))
