@@ -25,6 +25,13 @@ struct FlatJSONEncoder {
         return text + "}"
     }
 
+    /// `string` as a JSON string literal.
+    static func quoted(_ string: String) -> String {
+        var text = ""
+        appendString(string, to: &text)
+        return text
+    }
+
     /// JSON string syntax as `JSONEncoder` writes it with `.withoutEscapingSlashes`.
     static func appendString(_ string: String, to text: inout String) {
         // Escapes concern ASCII bytes only; most strings have none and go in whole.
@@ -141,11 +148,7 @@ struct FlatJSONEncoder {
 
         mutating func encodeNil(forKey key: Key) throws { set("null", key) }
         mutating func encode(_ value: Bool, forKey key: Key) throws { set(value ? "true" : "false", key) }
-        mutating func encode(_ value: String, forKey key: Key) throws {
-            var text = ""
-            FlatJSONEncoder.appendString(value, to: &text)
-            set(text, key)
-        }
+        mutating func encode(_ value: String, forKey key: Key) throws { set(FlatJSONEncoder.quoted(value), key) }
         mutating func encode(_ value: Int, forKey key: Key) throws { set(String(value), key) }
         mutating func encode(_ value: Int32, forKey key: Key) throws { set(String(value), key) }
         mutating func encode(_ value: Int64, forKey key: Key) throws { set(String(value), key) }
@@ -182,9 +185,7 @@ struct FlatJSONEncoder {
 
         func encodeValue(_ value: some Encodable) throws {
             if let date = value as? Date {
-                var quoted = ""
-                FlatJSONEncoder.appendString(Timestamp.rfc3339(date), to: &quoted)
-                text = quoted
+                text = FlatJSONEncoder.quoted(Timestamp.rfc3339(date))
             } else if let strings = value as? [String] {
                 var array = "["
                 for (index, string) in strings.enumerated() {
@@ -211,11 +212,7 @@ struct FlatJSONEncoder {
 
         func encodeNil() throws { text = "null" }
         func encode(_ value: Bool) throws { text = value ? "true" : "false" }
-        func encode(_ value: String) throws {
-            var quoted = ""
-            FlatJSONEncoder.appendString(value, to: &quoted)
-            text = quoted
-        }
+        func encode(_ value: String) throws { text = FlatJSONEncoder.quoted(value) }
         func encode(_ value: Int) throws { text = String(value) }
         func encode(_ value: Int32) throws { text = String(value) }
         func encode(_ value: Int64) throws { text = String(value) }
