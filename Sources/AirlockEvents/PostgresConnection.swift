@@ -82,8 +82,14 @@ final class PostgresConnection {
     /// libpq's last message for this connection, on one line.
     var errorMessage: String { Self.oneLine(String(cString: PQerrorMessage(handle))) }
 
+    /// Statements prepared in the current session, by name: a reset starts a session without them.
+    private var prepared: Set<String> = []
+
     /// Closes the connection and connects again with the same parameters (blocking).
-    func reset() { PQreset(handle) }
+    func reset() {
+        prepared = []
+        PQreset(handle)
+    }
 
     /// Runs one statement with `$1, $2, ...` bound to `parameters`, sent as text.
     func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
@@ -92,6 +98,31 @@ final class PostgresConnection {
         let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
         let result = PQexecParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
         return try rows(of: result)
+    }
+
+    /// Runs `sql` as the session's prepared statement `name`, preparing it on first use: the server
+    /// parses and plans it once per session instead of at every call. `name` must always stand for
+    /// the same `sql`.
+    func executePrepared(_ name: String, _ sql: String, _ parameters: [String?]) throws(PostgresError) -> PostgresRows {
+        do {
+            return try runPrepared(name, sql, parameters)
+        } catch where error.sqlState == "26000" && !inTransaction {
+            // The session lost it (DISCARD ALL, a pooler handing over another session): nothing ran,
+            // so prepare it again and run it once more.
+            prepared.remove(name)
+            return try runPrepared(name, sql, parameters)
+        }
+    }
+
+    private func runPrepared(_ name: String, _ sql: String, _ parameters: [String?]) throws(PostgresError) -> PostgresRows {
+        if !prepared.contains(name) {
+            _ = try rows(of: PQprepare(handle, name, sql, Int32(parameters.count), nil))
+            prepared.insert(name)
+        }
+        let copies = parameters.map { $0.flatMap { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+        return try rows(of: PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0))
     }
 
     /// Runs statements separated by `;`, without parameters, and returns the last result. A failing

@@ -264,8 +264,8 @@ extension PostgresEventStore {
                 payloads += record.payload
             }
             payloads += "]"
-            let rows = try connection.execute(
-                "SELECT * FROM airlock_append_events($1::text[], $2::timestamptz[], $3::jsonb, $4::text[], $5)",
+            let rows = try connection.executePrepared(
+                "airlock_append_events", "SELECT * FROM airlock_append_events($1::text[], $2::timestamptz[], $3::jsonb, $4::text[], $5)",
                 [
                     arrayLiteral(records.map(\.type.rawValue)), arrayLiteral(records.map { Timestamp.rfc3339($0.createdAt) }), payloads,
                     // The lock timeout: a writer elsewhere that holds the append lock and hangs must

@@ -33,6 +33,11 @@
                                  const char *const *paramValues, const int *paramLengths, const int *paramFormats, \
                                  int resultFormat), \
       (conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat)) \
+    X(PGresult *, PQprepare, (PGconn *conn, const char *stmtName, const char *query, int nParams, const Oid *paramTypes), \
+      (conn, stmtName, query, nParams, paramTypes)) \
+    X(PGresult *, PQexecPrepared, (PGconn *conn, const char *stmtName, int nParams, const char *const *paramValues, \
+                                   const int *paramLengths, const int *paramFormats, int resultFormat), \
+      (conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat)) \
     X(ExecStatusType, PQresultStatus, (const PGresult *res), (res)) \
     X(char *, PQresultErrorMessage, (const PGresult *res), (res)) \
     X(char *, PQresultErrorField, (const PGresult *res, int fieldcode), (res, fieldcode)) \
