@@ -135,7 +135,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "EventStoreBenchmark",
-            dependencies: ["AirlockEvents"],
+            dependencies: ["AirlockEvents", "CSQLiteConfig"],
             path: "Benchmarks/EventStoreBenchmark",
             swiftSettings: strictSettings
         ),

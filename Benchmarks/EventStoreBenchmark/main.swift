@@ -2,9 +2,16 @@
 // concurrent writers, for each store given. The baseline, measured in the same run on the same
 // disk, is the floor of any durable append: write 300 bytes to a file and fsync it.
 //
+// Two ceilings put the concurrent figures in proportion. N writers that each wait for their own
+// append can at best share every commit, N events a commit: so one writer appending N events per
+// call is the most the store can do for them. And for SQLite, the same statements run by SQLite
+// alone (its C API, no Swift between), N events per transaction: the most any store on this
+// schema, this SQLite and this disk can do.
+//
 //   swift run -c release EventStoreBenchmark [--events sqlite:/tmp/x.sqlite] [--events postgresql://…] [--count N]
 //   Benchmarks/event-stores   (starts a throwaway PostgreSQL cluster and runs both stores)
 import AirlockEvents
+import CSQLiteConfig
 import Foundation
 
 let arguments = CommandLine.arguments
@@ -77,6 +84,77 @@ func measure(_ store: any EventStore, writers: Int, count: Int) async throws -> 
     return Figures(latencies: latencies, elapsed: ContinuousClock.now - began, events: writers * perWriter)
 }
 
+/// One writer appending `batch` events per call, `count` in all. Latencies are per call.
+func measureBatched(_ store: any EventStore, batch: Int, count: Int) async throws -> Figures {
+    let calls = (0..<count / batch).map { call in (0..<batch).map { sample(call * batch + $0) } }
+    var latencies: [Double] = []
+    let began = ContinuousClock.now
+    for records in calls {
+        let start = ContinuousClock.now
+        _ = try await store.append(records)
+        latencies.append(milliseconds(ContinuousClock.now - start))
+    }
+    return Figures(latencies: latencies, elapsed: ContinuousClock.now - began, events: calls.count * batch)
+}
+
+struct SQLiteFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// SQLite alone: the statements the store runs for each Started event
+/// (`SQLiteEventStore.AppendStatements`), `batch` events per transaction, on one connection with
+/// the store's durability (WAL, `synchronous = FULL`), in a fresh database with the store's schema.
+/// Latencies are per transaction.
+func sqliteAlone(path: String, batch: Int, count: Int) async throws -> Figures {
+    await (try SQLiteEventStore(path: path)).close()  // the schema, by the store's own migrations
+    var connection: OpaquePointer?
+    guard sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db = connection else {
+        throw SQLiteFailure(description: "cannot open \(path)")
+    }
+    defer { sqlite3_close_v2(db) }
+    func fail(_ what: String) -> SQLiteFailure { SQLiteFailure(description: "\(what): \(String(cString: sqlite3_errmsg(db)))") }
+    func execute(_ sql: String) throws {
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw fail(sql) }
+    }
+    func prepare(_ sql: String) throws -> OpaquePointer {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw fail(sql) }
+        return statement
+    }
+    try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+    let insert = try prepare(SQLiteEventStore.AppendStatements.insertEvent)
+    let open = try prepare(SQLiteEventStore.AppendStatements.openInvocation)
+    defer {
+        sqlite3_finalize(insert)
+        sqlite3_finalize(open)
+    }
+    let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)  // SQLITE_TRANSIENT: SQLite copies
+    let records = (0..<count).map(sample)
+    let createdAt = records.map { Timestamp.sqlite($0.createdAt) }
+    var latencies: [Double] = []
+    let began = ContinuousClock.now
+    for first in stride(from: 0, through: count - batch, by: batch) {
+        let start = ContinuousClock.now
+        try execute("BEGIN IMMEDIATE")
+        for index in first..<first + batch {
+            sqlite3_bind_text(insert, 1, records[index].type.rawValue, -1, transient)
+            sqlite3_bind_text(insert, 2, createdAt[index], -1, transient)
+            sqlite3_bind_text(insert, 3, records[index].payload, -1, transient)
+            guard sqlite3_step(insert) == SQLITE_ROW else { throw fail("insert") }
+            let id = sqlite3_column_int64(insert, 0)
+            guard sqlite3_step(insert) == SQLITE_DONE else { throw fail("insert") }
+            sqlite3_reset(insert)
+            sqlite3_bind_text(open, 1, records[index].payload, -1, transient)
+            sqlite3_bind_int64(open, 2, id)
+            guard sqlite3_step(open) == SQLITE_DONE else { throw fail("open invocation") }
+            sqlite3_reset(open)
+        }
+        try execute("COMMIT")
+        latencies.append(milliseconds(ContinuousClock.now - start))
+    }
+    return Figures(latencies: latencies, elapsed: ContinuousClock.now - began, events: latencies.count * batch)
+}
+
 /// The floor: 300 bytes written and fsynced, one at a time.
 func baseline(count: Int) -> Figures {
     let path = scratch + "/baseline"
@@ -115,9 +193,20 @@ for location in locations {
     // Group commit's scaling: more writers waiting means larger batches for the same fsync.
     let many = try await measure(store, writers: 64, count: count)
     print("  64 concurrent writers                     \(many.text)")
+    // Last: its rows make the database no bigger for the figures above.
+    let ceiling = try await measureBatched(store, batch: 8, count: count)
+    print("  one writer, 8 events per append (per call) \(ceiling.text)")
+    var alone: Figures?
+    if store.location.hasPrefix("sqlite:") {
+        alone = try await sqliteAlone(path: scratch + "/alone-\(UUID().uuidString).sqlite", batch: 8, count: count)
+        print("  SQLite alone, 8 per transaction (per txn) \(alone!.text)")
+    }
     print(
         String(
             format: "  ratios: 1-writer p50 / fsync p50 %.2f; 8-writer throughput / 1-writer %.2f; Started adds p50 %.3f ms, p99 %.3f ms",
             single.p50 / floor.p50, concurrent.perSecond / single.perSecond, single.p50, single.p99))
+    print(
+        String(format: "  ratios: 8-writer throughput / the store's 8-event ceiling %.2f", concurrent.perSecond / ceiling.perSecond)
+            + (alone.map { String(format: "; / SQLite alone's %.2f", concurrent.perSecond / $0.perSecond) } ?? ""))
     await store.close()
 }

@@ -147,8 +147,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     private static func insert(_ records: [EventRecord], into db: Database) throws -> [Int64] {
-        let insert = try db.cachedStatement(
-            sql: "INSERT INTO gateway_events (event_type, created_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id")
+        let insert = try db.cachedStatement(sql: AppendStatements.insertEvent)
         let existing = try db.cachedStatement(
             sql: "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?")
         return try records.map { record in
@@ -170,19 +169,27 @@ public final class SQLiteEventStore: EventStore {
     private static func trackInvocation(_ record: EventRecord, id: Int64, _ db: Database) throws {
         switch record.type {
         case .cliToolInvocationStarted:
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO airlock_open_invocations (execution_id, started_id)
-                    SELECT execution_id, ?2 FROM (SELECT json_extract(?1, '$.execution_id') AS execution_id) WHERE execution_id IS NOT NULL
-                    ON CONFLICT DO NOTHING
-                    """
-            ).execute(arguments: [record.payload, id])
+            try db.cachedStatement(sql: AppendStatements.openInvocation).execute(arguments: [record.payload, id])
         case .cliToolInvocationCompleted:
             try db.cachedStatement(sql: "DELETE FROM airlock_open_invocations WHERE execution_id = json_extract(?, '$.execution_id')")
                 .execute(arguments: [record.payload])
         default:
             break
         }
+    }
+
+    /// What an append runs for each event, in its transaction. Public so that the event store
+    /// benchmark can measure SQLite running exactly these alone: the floor under the store.
+    public enum AppendStatements {
+        /// Binds event type, `created_at`, payload; returns the new id, or no row for a redelivery.
+        public static let insertEvent =
+            "INSERT INTO gateway_events (event_type, created_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+        /// For a Started event: binds payload, the new id.
+        public static let openInvocation = """
+            INSERT INTO airlock_open_invocations (execution_id, started_id)
+            SELECT execution_id, ?2 FROM (SELECT json_extract(?1, '$.execution_id') AS execution_id) WHERE execution_id IS NOT NULL
+            ON CONFLICT DO NOTHING
+            """
     }
 
     /// Versioned, idempotent migrations. `IF NOT EXISTS` throughout, so a `gateway_events` table that
