@@ -10,6 +10,7 @@ import GRDB
 public final class SQLiteEventStore: EventStore {
     public let location: String
     private let database: any DatabaseWriter  // a DatabasePool; a DatabaseQueue for one-shot commands
+    private let appender = SQLiteAppender()
     private let committer: GroupCommitter
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date. `oneShot`:
@@ -52,9 +53,10 @@ public final class SQLiteEventStore: EventStore {
         }
         let database = self.database
         let location = self.location
+        let appender = self.appender
         committer = GroupCommitter(name: "airlock-sqlite-events") { records throws(EventStoreError) in
             do {
-                return try database.write { db in try Self.insert(records, into: db) }
+                return try database.writeWithoutTransaction { db in try appender.appendInTransaction(records, db) }
             } catch {
                 throw EventStoreError("cannot append to the event store \(location): \(Self.describe(error))")
             }
@@ -64,7 +66,15 @@ public final class SQLiteEventStore: EventStore {
     /// WAL pages after which a one-shot connection's commit checkpoints: a run writes about 16.
     public static let oneShotCheckpointPages = 200
 
-    deinit { committer.close() }
+    deinit {
+        committer.close()
+        finalizeStatements()
+    }
+
+    /// SQLite keeps a connection open while statements prepared on it remain.
+    private func finalizeStatements() {
+        database.writeWithoutTransaction { _ in appender.finalize() }
+    }
 
     public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
         try await committer.append(records)
@@ -119,6 +129,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func close() async {
         committer.close()
+        finalizeStatements()
         try? database.close()
     }
 
@@ -146,50 +157,24 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    private static func insert(_ records: [EventRecord], into db: Database) throws -> [Int64] {
-        let insert = try db.cachedStatement(sql: AppendStatements.insertEvent)
-        let existing = try db.cachedStatement(
-            sql: "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?")
-        return try records.map { record in
-            if let id = try Int64.fetchOne(insert, arguments: [record.type.rawValue, Timestamp.sqlite(record.createdAt), record.payload]) {
-                try trackInvocation(record, id: id, db)
-                return id
-            }
-            // Already stored (a redelivery): the row it was written as.
-            guard let id = try Int64.fetchOne(existing, arguments: [record.eventID]) else {
-                throw EventStoreError("event \(record.eventID) was neither inserted nor found")
-            }
-            return id
-        }
-    }
-
-    /// Keeps `airlock_open_invocations` (started, not completed) in step with an inserted event, in
-    /// the same transaction, so that recovery reads the few open invocations instead of scanning
-    /// every Started event ever written.
-    private static func trackInvocation(_ record: EventRecord, id: Int64, _ db: Database) throws {
-        switch record.type {
-        case .cliToolInvocationStarted:
-            try db.cachedStatement(sql: AppendStatements.openInvocation).execute(arguments: [record.payload, id])
-        case .cliToolInvocationCompleted:
-            try db.cachedStatement(sql: "DELETE FROM airlock_open_invocations WHERE execution_id = json_extract(?, '$.execution_id')")
-                .execute(arguments: [record.payload])
-        default:
-            break
-        }
-    }
-
-    /// What an append runs for each event, in its transaction. Public so that the event store
-    /// benchmark can measure SQLite running exactly these alone: the floor under the store.
+    /// What an append runs for each event, in its transaction (see `SQLiteAppender`). Public so
+    /// that the event store benchmark can measure SQLite running exactly these alone.
     public enum AppendStatements {
         /// Binds event type, `created_at`, payload; returns the new id, or no row for a redelivery.
         public static let insertEvent =
             "INSERT INTO gateway_events (event_type, created_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
-        /// For a Started event: binds payload, the new id.
+        /// For a redelivery: binds the event id; returns the id it was stored with.
+        public static let storedEvent = "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?"
+        /// For a Started event: binds payload, the new id. `airlock_open_invocations` holds the
+        /// invocations started and not completed, so that recovery reads the few open ones
+        /// instead of scanning every Started event ever written.
         public static let openInvocation = """
             INSERT INTO airlock_open_invocations (execution_id, started_id)
             SELECT execution_id, ?2 FROM (SELECT json_extract(?1, '$.execution_id') AS execution_id) WHERE execution_id IS NOT NULL
             ON CONFLICT DO NOTHING
             """
+        /// For a Completed event: binds payload.
+        public static let closeInvocation = "DELETE FROM airlock_open_invocations WHERE execution_id = json_extract(?, '$.execution_id')"
     }
 
     /// Versioned, idempotent migrations. `IF NOT EXISTS` throughout, so a `gateway_events` table that
@@ -267,7 +252,7 @@ extension SQLiteEventStore: ToolRegistryStore {
                 try db.execute(
                     sql: "INSERT INTO airlock_cli_tools (tenant_id, name, definition, registered_at) VALUES (?, ?, ?, ?)",
                     arguments: [tool.tenantId, tool.name, tool.definitionJSON, Timestamp.sqlite(tool.registeredAt)])
-                _ = try Self.insert([event], into: db)
+                _ = try appender.append([event], db)
                 return .registered
             }
         } catch {
