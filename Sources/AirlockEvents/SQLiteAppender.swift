@@ -1,27 +1,18 @@
 import CSQLiteConfig
 import GRDB
 
-/// The append path of `SQLiteEventStore`: its statements, prepared once on the writer connection
-/// and run through SQLite's C API. Through GRDB's statement and transaction layers an 8-event
-/// commit took about 40% longer than SQLite running the same statements alone
-/// (`Benchmarks/event-stores` prints both).
+/// The append path of `SQLiteEventStore`: its statements, prepared once per connection (GRDB's
+/// statement cache, which also finalizes them at close), bound and stepped through SQLite's C API.
+/// Through GRDB's statement and transaction layers an 8-event commit took about 40% longer than
+/// SQLite running the same statements alone (`Benchmarks/event-stores` prints both).
 ///
-/// Used only inside the database's writer critical section (`write`, `writeWithoutTransaction`),
-/// so never from two threads at once.
-final class SQLiteAppender: @unchecked Sendable {
-    private var connection: SQLiteConnection?
-    private var insert: OpaquePointer?
-    private var existing: OpaquePointer?
-    private var open: OpaquePointer?
-    private var close: OpaquePointer?
-
-    deinit { finalize() }
-
+/// Called only inside the database's writer critical section (`write`, `writeWithoutTransaction`).
+enum SQLiteAppender {
     /// Appends `records` in a transaction of its own, committed (on disk, `synchronous = FULL`)
     /// when this returns. `BEGIN IMMEDIATE`: the write lock is taken, or waited for within the
     /// connection's busy timeout, before any statement runs.
-    func appendInTransaction(_ records: [EventRecord], _ db: Database) throws -> [Int64] {
-        let connection = try Self.connection(of: db)
+    static func appendInTransaction(_ records: [EventRecord], _ db: Database) throws -> [Int64] {
+        let connection = try connection(of: db)
         try execute("BEGIN IMMEDIATE", connection)
         do {
             let ids = try append(records, db)
@@ -35,32 +26,27 @@ final class SQLiteAppender: @unchecked Sendable {
 
     /// Appends `records` in the caller's transaction: each new row's id, or for an event already
     /// stored (a redelivery) the id it was stored with. Keeps `airlock_open_invocations` in step.
-    func append(_ records: [EventRecord], _ db: Database) throws -> [Int64] {
-        let connection = try Self.connection(of: db)
-        try prepare(connection)
+    static func append(_ records: [EventRecord], _ db: Database) throws -> [Int64] {
+        let connection = try connection(of: db)
+        let statements = SQLiteEventStore.AppendStatements.self
+        let insert = try db.cachedStatement(sql: statements.insertEvent).sqliteStatement
         return try records.map { record throws -> Int64 in
-            let id: Int64
-            if let inserted = try insertedID(record, connection) {
-                id = inserted
-            } else {
-                guard let stored = try storedID(record.eventID, connection) else {
+            guard let id = try insertedID(record, insert, connection) else {
+                let existing = try db.cachedStatement(sql: statements.storedEvent).sqliteStatement
+                guard let stored = try storedID(record.eventID, existing, connection) else {
                     throw EventStoreError("event \(record.eventID) was neither inserted nor found")
                 }
                 return stored
             }
             switch record.type {
-            case .cliToolInvocationStarted: try run(open!, [.text(record.payload), .integer(id)], connection)
-            case .cliToolInvocationCompleted: try run(close!, [.text(record.payload)], connection)
+            case .cliToolInvocationStarted:
+                try run(db.cachedStatement(sql: statements.openInvocation).sqliteStatement, [.text(record.payload), .integer(id)], connection)
+            case .cliToolInvocationCompleted:
+                try run(db.cachedStatement(sql: statements.closeInvocation).sqliteStatement, [.text(record.payload)], connection)
             default: break
             }
             return id
         }
-    }
-
-    /// Before the connection closes: SQLite refuses to close one with statements left.
-    func finalize() {
-        for statement in [insert, existing, open, close] { sqlite3_finalize(statement) }
-        (insert, existing, open, close, connection) = (nil, nil, nil, nil, nil)
     }
 
     // MARK: Statements
@@ -70,8 +56,7 @@ final class SQLiteAppender: @unchecked Sendable {
         case integer(Int64)
     }
 
-    private func insertedID(_ record: EventRecord, _ connection: SQLiteConnection) throws -> Int64? {
-        let statement = insert!
+    private static func insertedID(_ record: EventRecord, _ statement: SQLiteStatement, _ connection: SQLiteConnection) throws -> Int64? {
         defer { sqlite3_reset(statement) }
         try bind(statement, [.text(record.type.rawValue), .text(Timestamp.sqlite(record.createdAt)), .text(record.payload)], connection)
         switch sqlite3_step(statement) {
@@ -80,45 +65,28 @@ final class SQLiteAppender: @unchecked Sendable {
             try check(sqlite3_step(statement), expect: SQLITE_DONE, connection)
             return id
         case SQLITE_DONE: return nil  // ON CONFLICT DO NOTHING: the event_id is stored already
-        case let code: throw Self.error(code, connection)
+        case let code: throw error(code, connection)
         }
     }
 
-    private func storedID(_ eventID: String, _ connection: SQLiteConnection) throws -> Int64? {
-        let statement = existing!
+    private static func storedID(_ eventID: String, _ statement: SQLiteStatement, _ connection: SQLiteConnection) throws -> Int64? {
         defer { sqlite3_reset(statement) }
         try bind(statement, [.text(eventID)], connection)
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return sqlite3_column_int64(statement, 0)
         case SQLITE_DONE: return nil
-        case let code: throw Self.error(code, connection)
+        case let code: throw error(code, connection)
         }
     }
 
-    private func run(_ statement: OpaquePointer, _ values: [Value], _ connection: SQLiteConnection) throws {
+    private static func run(_ statement: SQLiteStatement, _ values: [Value], _ connection: SQLiteConnection) throws {
         defer { sqlite3_reset(statement) }
         try bind(statement, values, connection)
         try check(sqlite3_step(statement), expect: SQLITE_DONE, connection)
     }
 
-    private func prepare(_ connection: SQLiteConnection) throws {
-        if self.connection == connection { return }
-        finalize()
-        func prepared(_ sql: String) throws -> OpaquePointer {
-            var statement: OpaquePointer?
-            let code = sqlite3_prepare_v3(connection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
-            guard code == SQLITE_OK, let statement else { throw Self.error(code, connection) }
-            return statement
-        }
-        insert = try prepared(SQLiteEventStore.AppendStatements.insertEvent)
-        existing = try prepared(SQLiteEventStore.AppendStatements.storedEvent)
-        open = try prepared(SQLiteEventStore.AppendStatements.openInvocation)
-        close = try prepared(SQLiteEventStore.AppendStatements.closeInvocation)
-        self.connection = connection
-    }
-
     /// SQLite copies each value (SQLITE_TRANSIENT): the Swift strings need not outlive the call.
-    private func bind(_ statement: OpaquePointer, _ values: [Value], _ connection: SQLiteConnection) throws {
+    private static func bind(_ statement: SQLiteStatement, _ values: [Value], _ connection: SQLiteConnection) throws {
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
@@ -136,12 +104,12 @@ final class SQLiteAppender: @unchecked Sendable {
         return connection
     }
 
-    private func execute(_ sql: String, _ connection: SQLiteConnection) throws {
+    private static func execute(_ sql: String, _ connection: SQLiteConnection) throws {
         try check(sqlite3_exec(connection, sql, nil, nil, nil), expect: SQLITE_OK, connection)
     }
 
-    private func check(_ code: Int32, expect expected: Int32, _ connection: SQLiteConnection) throws {
-        if code != expected { throw Self.error(code, connection) }
+    private static func check(_ code: Int32, expect expected: Int32, _ connection: SQLiteConnection) throws {
+        if code != expected { throw error(code, connection) }
     }
 
     /// GRDB's error type, so that messages read as the store's other SQLite errors do.

@@ -10,7 +10,6 @@ import GRDB
 public final class SQLiteEventStore: EventStore {
     public let location: String
     private let database: any DatabaseWriter  // a DatabasePool; a DatabaseQueue for one-shot commands
-    private let appender = SQLiteAppender()
     private let committer: GroupCommitter
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date. `oneShot`:
@@ -53,10 +52,9 @@ public final class SQLiteEventStore: EventStore {
         }
         let database = self.database
         let location = self.location
-        let appender = self.appender
         committer = GroupCommitter(name: "airlock-sqlite-events") { records throws(EventStoreError) in
             do {
-                return try database.writeWithoutTransaction { db in try appender.appendInTransaction(records, db) }
+                return try database.writeWithoutTransaction { db in try SQLiteAppender.appendInTransaction(records, db) }
             } catch {
                 throw EventStoreError("cannot append to the event store \(location): \(Self.describe(error))")
             }
@@ -66,15 +64,7 @@ public final class SQLiteEventStore: EventStore {
     /// WAL pages after which a one-shot connection's commit checkpoints: a run writes about 16.
     public static let oneShotCheckpointPages = 200
 
-    deinit {
-        committer.close()
-        finalizeStatements()
-    }
-
-    /// SQLite keeps a connection open while statements prepared on it remain.
-    private func finalizeStatements() {
-        database.writeWithoutTransaction { _ in appender.finalize() }
-    }
+    deinit { committer.close() }
 
     public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
         try await committer.append(records)
@@ -129,7 +119,6 @@ public final class SQLiteEventStore: EventStore {
 
     public func close() async {
         committer.close()
-        finalizeStatements()
         try? database.close()
     }
 
@@ -252,7 +241,7 @@ extension SQLiteEventStore: ToolRegistryStore {
                 try db.execute(
                     sql: "INSERT INTO airlock_cli_tools (tenant_id, name, definition, registered_at) VALUES (?, ?, ?, ?)",
                     arguments: [tool.tenantId, tool.name, tool.definitionJSON, Timestamp.sqlite(tool.registeredAt)])
-                _ = try appender.append([event], db)
+                _ = try SQLiteAppender.append([event], db)
                 return .registered
             }
         } catch {
