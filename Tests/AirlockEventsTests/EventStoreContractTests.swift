@@ -39,6 +39,25 @@ import Testing
         await store.close()
     }
 
+    /// One append is one transaction: a batch holding a record the store refuses (a payload that
+    /// is not JSON) stores none of its records, and the store takes the next append as usual. (The
+    /// in-memory store checks no payloads.)
+    @Test(arguments: [StoreBackend.sqlite, .postgres])
+    func aRefusedBatchStoresNothing(_ backend: StoreBackend) async throws {
+        let fixture = try await backend.fixture()
+        defer { fixture.cleanUp() }
+        let store = try await fixture.open()
+        let records = Samples.oneOfEach(executionID: "exec-atomic")
+        let refused = EventRecord(eventID: TimeOrderedUUID.make(), type: .cliToolInvocationCompleted, createdAt: Date(), payload: "{not json")
+        await #expect(throws: EventStoreError.self) { try await store.append([records[1], refused, records[2]]) }
+        #expect(try await store.events(matching: EventQuery()).isEmpty, "nothing of the refused batch is stored")
+        #expect(try await store.unfinishedInvocations().isEmpty, "its Started opened no invocation")
+        let ids = try await store.append(records)
+        #expect(ids.count == 4)
+        #expect(try await store.events(matching: EventQuery()).count == 4)
+        await store.close()
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func concurrentWritersLoseNothing(_ backend: StoreBackend) async throws {
         let fixture = try await backend.fixture()
