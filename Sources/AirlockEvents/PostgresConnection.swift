@@ -93,11 +93,7 @@ final class PostgresConnection {
 
     /// Runs one statement with `$1, $2, ...` bound to `parameters`, sent as text.
     func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
-        let copies = parameters.map { $0.flatMap { strdup($0) } }
-        defer { copies.forEach { free($0) } }
-        let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
-        let result = PQexecParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
-        return try rows(of: result)
+        try rows(of: Self.withCStrings(parameters) { PQexecParams(handle, sql, Int32($0.count), nil, $0, nil, nil, 0) })
     }
 
     /// Runs `sql` as the session's prepared statement `name`, preparing it on first use: the server
@@ -119,10 +115,14 @@ final class PostgresConnection {
             _ = try rows(of: PQprepare(handle, name, sql, Int32(parameters.count), nil))
             prepared.insert(name)
         }
+        return try rows(of: Self.withCStrings(parameters) { PQexecPrepared(handle, name, Int32($0.count), $0, nil, nil, 0) })
+    }
+
+    /// Parameters as libpq takes them: C strings, NULL for SQL NULL, alive for the call.
+    private static func withCStrings<T>(_ parameters: [String?], _ body: ([UnsafePointer<CChar>?]) -> T) -> T {
         let copies = parameters.map { $0.flatMap { strdup($0) } }
         defer { copies.forEach { free($0) } }
-        let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
-        return try rows(of: PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0))
+        return body(copies.map { $0.map { UnsafePointer($0) } })
     }
 
     /// Runs statements separated by `;`, without parameters, and returns the last result. A failing
