@@ -14,6 +14,7 @@ extension PolicyCommand {
     /// `airlock policy check`: loads each file as the worker would, and reports every error.
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate policy files and print a summary of each; exit 1 if any has an error."
         )
 

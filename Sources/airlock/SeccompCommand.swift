@@ -15,6 +15,7 @@ extension SeccompCommand {
     /// container runtime will; reports every error.
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate and compile seccomp profiles (OCI/Docker JSON) and print a summary of each; exit 1 if any has an error."
         )
 
