@@ -89,9 +89,12 @@ public struct ContainerRunner: Sendable {
 
         let stdoutPipe = try PipeDrain()
         let stderrPipe = try PipeDrain()
-        // Both streams are drained at once, each on its own thread: neither pipe can fill and stall the tool.
+        let stdinPipe = try PipeFeed()
+        // Both streams are drained at once, each on its own thread: neither pipe can fill and stall the
+        // tool. The input is written on a thread of its own as well.
         async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, forwarding: output)
         async let stderrCapture = stderrPipe.drain(.stderr, retention: retention, forwarding: output)
+        async let stdinFed = stdinPipe.feed(spec.stdin ?? [])
 
         let status: Int32
         do {
@@ -100,7 +103,8 @@ public struct ContainerRunner: Sendable {
                 // Never signal the engine CLI on our own cancellation: the container is stopped by name.
                 options.teardownSequence = []
                 let result = try await Subprocess.run(
-                    .path(FilePath(engine.path)), arguments: Arguments(argv), platformOptions: options, input: .array(spec.stdin ?? []),
+                    .path(FilePath(engine.path)), arguments: Arguments(argv), platformOptions: options,
+                    input: .fileDescriptor(FileDescriptor(rawValue: stdinPipe.readEnd), closeAfterSpawningProcess: true),
                     output: .fileDescriptor(FileDescriptor(rawValue: stdoutPipe.writeEnd), closeAfterSpawningProcess: true),
                     error: .fileDescriptor(FileDescriptor(rawValue: stderrPipe.writeEnd), closeAfterSpawningProcess: true)
                 ) { execution in
@@ -116,15 +120,18 @@ public struct ContainerRunner: Sendable {
                 Task { await Self.stop(spec.containerName, engine: engine, state: state, grace: grace) }
             }
         } catch {
+            stdinPipe.abandon(after: .zero)
             stdoutPipe.abandon(after: .zero)
             stderrPipe.abandon(after: .zero)
-            _ = await (stdoutCapture, stderrCapture)
+            _ = await (stdinFed, stdoutCapture, stderrCapture)
             throw EngineError("could not run \(engine.path): \(error)")
         }
         // The CLI has exited; its output ends when every writer has closed the pipes, or soon after.
+        stdinPipe.abandon(after: grace)
         stdoutPipe.abandon(after: grace)
         stderrPipe.abandon(after: grace)
         let captures = await (stdoutCapture, stderrCapture)
+        _ = await stdinFed
         state.finish()
         let ending = state.ending
         if ending != nil {

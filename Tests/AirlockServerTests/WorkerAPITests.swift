@@ -194,6 +194,13 @@ extension WorkerSuite {
             #expect(large.json["stdout_bytes"] as? Int == big.utf8.count, "\(large.status)")
             let none = try await worker.invoke("echoin")
             #expect(none.status == 200 && none.json["stdout_bytes"] as? Int == 0, "no stdin: the tool sees end of input, it does not hang")
+            // Input the tool never reads (it exits first; the engine fails before starting it): the
+            // rest is dropped, and the worker lives on (a write to the closed pipe used to kill it).
+            let unread = try await worker.invoke("ok", extra: #","stdin":"\#(big)""#)
+            #expect(unread.status == 200 && unread.json["exit_code"] as? Int == 0, "\(unread)")
+            let failed = try await worker.invoke("missing", extra: #","stdin":"\#(big)""#)
+            #expect(failed.json["outcome"] as? String == "engine_failure", "\(failed)")
+            #expect(try await worker.request("GET", "/readyz").status == 200)
             let tooMuch = String(repeating: "x", count: InvocationBody.maximumStdinBytes + 1)
             let refused = try await worker.invoke("echoin", id: "stdin-too-much", extra: #","stdin":"\#(tooMuch)""#)
             #expect(refused.status == 400 && refused.error["field"] as? String == "stdin")

@@ -1,0 +1,79 @@
+import Foundation
+import Synchronization
+
+/// Writes the tool's standard input into a pipe of our own, on a thread of its own; the engine CLI
+/// gets the read end.
+///
+/// Not swift-subprocess's own input: when the child stops reading before the input is written (it
+/// exits, or closes stdin), its writer traps (`FileDescriptor … was not closed`,
+/// swiftlang/swift-subprocess#367), and a caller's input must never bring the worker down. A tool
+/// that stops reading simply gets no more; that is not an error.
+final class PipeFeed: Sendable {
+    /// Handed to the engine CLI as its stdin.
+    let readEnd: Int32
+    private let writeEnd: Int32
+    private let abandonAt = Mutex<ContinuousClock.Instant?>(nil)
+
+    init() throws(EngineError) {
+        var descriptors: [Int32] = [0, 0]
+        guard pipe(&descriptors) == 0 else {
+            throw EngineError("cannot create a pipe for the tool's input: \(String(cString: strerror(errno)))")
+        }
+        readEnd = descriptors[0]
+        writeEnd = descriptors[1]
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        // Our end only: a write that would block waits in poll, where `abandon` is seen.
+        _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Stop writing `after` from now (the CLI has exited or could not be started).
+    func abandon(after grace: Duration) {
+        abandonAt.withLock { $0 = ContinuousClock.now + grace }
+    }
+
+    private var isAbandoned: Bool {
+        abandonAt.withLock { deadline in deadline.map { ContinuousClock.now >= $0 } ?? false }
+    }
+
+    /// Writes `bytes` and closes the pipe; returns how many bytes the reader took.
+    func feed(_ bytes: [UInt8]) async -> Int {
+        if bytes.isEmpty {
+            close(writeEnd)
+            return 0
+        }
+        return await withCheckedContinuation { continuation in
+            let thread = Thread { [self] in continuation.resume(returning: writeAll(bytes)) }
+            thread.name = "airlock-stdin"
+            thread.start()
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) -> Int {
+        // A reader that went away makes write() raise SIGPIPE, which by default ends the process.
+        // Blocked in this thread, it stays pending here, unseen, and write() fails with EPIPE.
+        var sigpipe = sigset_t()
+        sigemptyset(&sigpipe)
+        sigaddset(&sigpipe, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &sigpipe, nil)
+        defer { close(writeEnd) }
+        var offset = 0
+        var poller = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
+        return bytes.withUnsafeBytes { buffer in
+            while offset < buffer.count {
+                let written = write(writeEnd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                    continue
+                }
+                switch errno {
+                case EINTR: continue
+                case EAGAIN:
+                    if poll(&poller, 1, 250) == 0 && isAbandoned { return offset }
+                default: return offset  // EPIPE: the tool reads no more
+                }
+            }
+            return offset
+        }
+    }
+}
