@@ -144,7 +144,7 @@ func sqliteAlone(path: String, batch: Int, count: Int) async throws -> Figures {
             let id = sqlite3_column_int64(insert, 0)
             guard sqlite3_step(insert) == SQLITE_DONE else { throw fail("insert") }
             sqlite3_reset(insert)
-            sqlite3_bind_text(open, 1, records[index].payload, -1, transient)
+            sqlite3_bind_text(open, 1, records[index].executionID, -1, transient)
             sqlite3_bind_int64(open, 2, id)
             guard sqlite3_step(open) == SQLITE_DONE else { throw fail("open invocation") }
             sqlite3_reset(open)

@@ -15,6 +15,12 @@ public protocol AuditPayload: Codable, Sendable {
     static var eventType: EventType { get }
     /// The moment the event describes; also the row's `created_at`.
     var occurredAt: Date { get }
+    /// The invocation the event belongs to, for events that have one (the payload's `execution_id`).
+    var invocationID: String? { get }
+}
+
+extension AuditPayload {
+    public var invocationID: String? { nil }
 }
 
 /// `CliToolRegistered`: a tool was registered at run time.
@@ -102,6 +108,7 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
     }
 
     public var occurredAt: Date { startedAt }
+    public var invocationID: String? { executionId }
 }
 
 /// `CliToolInvocationCompleted`: the container exited, was killed, or never ran (engine failure,
@@ -166,6 +173,7 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
     }
 
     public var occurredAt: Date { completedAt }
+    public var invocationID: String? { executionId }
 
     enum CodingKeys: String, CodingKey {
         case executionId, toolName, exitCode, stdoutBytes, stderrBytes, durationMs, completedAt, tenantId, outcome
@@ -230,4 +238,5 @@ public struct CliToolSemanticRejected: AuditPayload, Equatable {
     }
 
     public var occurredAt: Date { rejectedAt }
+    public var invocationID: String? { executionId }
 }

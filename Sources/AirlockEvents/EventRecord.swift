@@ -9,13 +9,19 @@ public struct EventRecord: Sendable, Equatable {
     public var type: EventType
     public var createdAt: Date
     /// A flat JSON object, `event_id` included.
-    public var payload: String
+    public let payload: String
+    /// The payload's `execution_id`, if it has one: the stores keep their open invocations by it
+    /// without parsing the payload once more (in SQLite, a sixth of the instructions of an append).
+    public let executionID: String?
 
+    /// A record read back (from the spool, or a test): `executionID` is read from the payload.
     public init(eventID: String, type: EventType, createdAt: Date, payload: String) {
         self.eventID = eventID
         self.type = type
         self.createdAt = createdAt
         self.payload = payload
+        let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any]
+        self.executionID = object?["execution_id"] as? String
     }
 
     /// Encodes a typed payload; `eventID` defaults to a fresh time-ordered UUID (see `TimeOrderedUUID`).
@@ -23,6 +29,7 @@ public struct EventRecord: Sendable, Equatable {
         self.eventID = eventID
         self.type = Payload.eventType
         self.createdAt = payload.occurredAt
+        self.executionID = payload.invocationID
         // Encoding plain strings, numbers, booleans and arrays of them cannot fail.
         self.payload = try! EventJSON.encode(WithEventID(eventID: eventID, payload: payload))
     }

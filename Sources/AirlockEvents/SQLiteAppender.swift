@@ -39,11 +39,11 @@ enum SQLiteAppender {
                 }
                 return stored
             }
-            switch record.type {
-            case .cliToolInvocationStarted:
-                try run(db.cachedStatement(sql: statements.openInvocation).sqliteStatement, [.text(record.payload), .integer(id)], connection)
-            case .cliToolInvocationCompleted:
-                try run(db.cachedStatement(sql: statements.closeInvocation).sqliteStatement, [.text(record.payload)], connection)
+            switch (record.type, record.executionID) {
+            case let (.cliToolInvocationStarted, executionID?):
+                try run(db.cachedStatement(sql: statements.openInvocation).sqliteStatement, [.text(executionID), .integer(id)], connection)
+            case let (.cliToolInvocationCompleted, executionID?):
+                try run(db.cachedStatement(sql: statements.closeInvocation).sqliteStatement, [.text(executionID)], connection)
             default: break
             }
             return id

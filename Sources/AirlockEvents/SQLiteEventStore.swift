@@ -154,16 +154,12 @@ public final class SQLiteEventStore: EventStore {
             "INSERT INTO gateway_events (event_type, created_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
         /// For a redelivery: binds the event id; returns the id it was stored with.
         public static let storedEvent = "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?"
-        /// For a Started event: binds payload, the new id. `airlock_open_invocations` holds the
-        /// invocations started and not completed, so that recovery reads the few open ones
+        /// For a Started event: binds its execution id, the new id. `airlock_open_invocations` holds
+        /// the invocations started and not completed, so that recovery reads the few open ones
         /// instead of scanning every Started event ever written.
-        public static let openInvocation = """
-            INSERT INTO airlock_open_invocations (execution_id, started_id)
-            SELECT execution_id, ?2 FROM (SELECT json_extract(?1, '$.execution_id') AS execution_id) WHERE execution_id IS NOT NULL
-            ON CONFLICT DO NOTHING
-            """
-        /// For a Completed event: binds payload.
-        public static let closeInvocation = "DELETE FROM airlock_open_invocations WHERE execution_id = json_extract(?, '$.execution_id')"
+        public static let openInvocation = "INSERT INTO airlock_open_invocations (execution_id, started_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        /// For a Completed event: binds its execution id.
+        public static let closeInvocation = "DELETE FROM airlock_open_invocations WHERE execution_id = ?"
     }
 
     /// Versioned, idempotent migrations. `IF NOT EXISTS` throughout, so a `gateway_events` table that

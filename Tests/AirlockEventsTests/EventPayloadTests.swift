@@ -33,6 +33,21 @@ struct EventPayloadTests {
         #expect(record.createdAt == Self.moment)
     }
 
+    /// The stores index invocations by `executionID` rather than parse the payload: it must be the
+    /// payload's `execution_id`, whether the record was encoded here or read back from the spool.
+    @Test func executionIDIsThePayloadsExecutionID() throws {
+        let completed = EventRecord(
+            CliToolInvocationCompleted(
+                executionId: "exec-7", toolName: "git", exitCode: 0, stdoutBytes: 1, stderrBytes: 0, durationMs: 5,
+                completedAt: Self.moment, tenantId: "acme", outcome: .exited))
+        #expect(completed.executionID == "exec-7")
+        let readBack = EventRecord(eventID: completed.eventID, type: completed.type, createdAt: completed.createdAt, payload: completed.payload)
+        #expect(readBack == completed)
+        let registered = EventRecord(CliToolRegistered(name: "jq", dockerImage: "airlock/jq:1", registeredAt: Self.moment))
+        #expect(registered.executionID == nil)
+        #expect(EventRecord(eventID: "e", type: .cliToolInvocationCompleted, createdAt: Self.moment, payload: "{not json").executionID == nil)
+    }
+
     @Test func completedKeepsExitCodeAsNullWhenUnknown() throws {
         let record = EventRecord(
             CliToolInvocationCompleted(
