@@ -90,6 +90,8 @@ public struct ContainerRunner: Sendable {
         let stdoutPipe = try PipeDrain()
         let stderrPipe = try PipeDrain()
         let stdinPipe = try PipeFeed()
+        let directory = try EngineDirectory()
+        defer { directory.remove() }
         // Both streams are drained at once, each on its own thread: neither pipe can fill and stall the
         // tool. The input is written on a thread of its own as well.
         async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, forwarding: output)
@@ -103,7 +105,7 @@ public struct ContainerRunner: Sendable {
                 // Never signal the engine CLI on our own cancellation: the container is stopped by name.
                 options.teardownSequence = []
                 let result = try await Subprocess.run(
-                    .path(FilePath(engine.path)), arguments: Arguments(argv), platformOptions: options,
+                    .path(FilePath(engine.path)), arguments: Arguments(argv), workingDirectory: FilePath(directory.path), platformOptions: options,
                     input: .fileDescriptor(FileDescriptor(rawValue: stdinPipe.readEnd), closeAfterSpawningProcess: true),
                     output: .fileDescriptor(FileDescriptor(rawValue: stdoutPipe.writeEnd), closeAfterSpawningProcess: true),
                     error: .fileDescriptor(FileDescriptor(rawValue: stderrPipe.writeEnd), closeAfterSpawningProcess: true)
@@ -232,3 +234,25 @@ final class RunState: Sendable {
     func setProcess(_ pid: pid_t) { fields.withLock { $0.processID = pid } }
     func finish() { fields.withLock { $0.finished = true } }
 }
+
+/// The engine CLI's working directory for one run: new, private, empty, and removed afterwards.
+/// conmon before 2.1.13 (Debian 12 ships 2.1.6) creates a file `oom` in podman's working directory
+/// when the memory limit kills the tool (containers/conmon#504): never in the caller's directory.
+struct EngineDirectory {
+    let path: String
+
+    init() throws(EngineError) {
+        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("airlock-engine-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw EngineError("cannot create a working directory for the engine in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        path = String(cString: made)
+    }
+
+    /// Removes what conmon may have left, then the directory; anything else found there is kept.
+    func remove() {
+        unlink(path + "/oom")
+        rmdir(path)
+    }
+}
+

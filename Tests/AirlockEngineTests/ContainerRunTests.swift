@@ -149,7 +149,11 @@ struct ContainerRunTests {
     func memoryHog(engineName: String) async throws {
         let engine = try await EngineFixture.engine(engineName)
         let spec = EngineFixture.spec("dd if=/dev/zero of=/dev/null bs=256M count=1", engine: engine, configure: { $0.memoryBytes = 32 << 20 })
+        // conmon marks an OOM kill with a file `oom` in podman's working directory: not in ours.
+        let marker = FileManager.default.currentDirectoryPath + "/oom"
+        try? FileManager.default.removeItem(atPath: marker)
         let result = try await ContainerRunner(engine: engine).run(spec)
+        #expect(!FileManager.default.fileExists(atPath: marker), "the engine wrote into the caller's working directory")
         #expect(result.oomKilled, "outcome \(result.outcome), stderr \(EngineFixture.text(result.stderr))")
         #expect(result.exitCode == 137)
     }
