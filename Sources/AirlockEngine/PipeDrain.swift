@@ -11,7 +11,7 @@ final class PipeDrain: Sendable {
     let readEnd: Int32
     /// Handed to the engine CLI as its stdout or stderr.
     let writeEnd: Int32
-    private let abandonAt = Mutex<ContinuousClock.Instant?>(nil)
+    private let giveUp = GiveUpTime()
 
     static let chunkSize = 1 << 20
     /// Past this many bytes a stream counts as bulk, and short transfers wait `gatherMicroseconds`
@@ -22,28 +22,15 @@ final class PipeDrain: Sendable {
     static let setPipeSize: Int32 = 1031
 
     init() throws(EngineError) {
-        var descriptors: [Int32] = [0, 0]
-        // pipe2(O_CLOEXEC) is not visible from Swift's Glibc; a child spawned in the instant before
-        // FD_CLOEXEC is set could inherit an end, which only delays EOF until `abandon` gives up.
-        guard pipe(&descriptors) == 0 else {
-            throw EngineError("cannot create a pipe for the tool's output: \(String(cString: strerror(errno)))")
-        }
-        readEnd = descriptors[0]
-        writeEnd = descriptors[1]
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        (readEnd, writeEnd) = try EnginePipe.make(for: "the tool's output")
         // Larger pipes mean fewer, larger reads; the kernel may refuse past pipe-max-size, and that is fine.
         _ = fcntl(readEnd, Self.setPipeSize, Int32(Self.chunkSize))
     }
 
     /// Stop waiting for the end of the pipe `after` from now (the CLI has exited or was killed).
-    func abandon(after grace: Duration) {
-        abandonAt.withLock { $0 = ContinuousClock.now + grace }
-    }
+    func abandon(after grace: Duration) { giveUp.set(after: grace) }
 
-    private var isAbandoned: Bool {
-        abandonAt.withLock { deadline in deadline.map { ContinuousClock.now >= $0 } ?? false }
-    }
+    private var isAbandoned: Bool { giveUp.hasPassed }
 
     /// Reads to the end (or until abandoned), counting and keeping bytes, forwarding each chunk.
     func drain(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?) async -> OutputCapture {
@@ -157,3 +144,33 @@ enum Splice {
         return function(source, nil, target, nil, count, spliceMove)
     }
 }
+
+/// The pipes between us and the engine CLI.
+enum EnginePipe {
+    /// A pipe, both ends close-on-exec. pipe2(O_CLOEXEC) is not visible from Swift's Glibc; a child
+    /// spawned in the instant before FD_CLOEXEC is set could inherit an end, which only delays the
+    /// end of the stream until the run gives up on it.
+    static func make(for purpose: String) throws(EngineError) -> (read: Int32, write: Int32) {
+        var descriptors: [Int32] = [0, 0]
+        guard pipe(&descriptors) == 0 else {
+            throw EngineError("cannot create a pipe for \(purpose): \(String(cString: strerror(errno)))")
+        }
+        _ = fcntl(descriptors[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(descriptors[1], F_SETFD, FD_CLOEXEC)
+        return (descriptors[0], descriptors[1])
+    }
+}
+
+/// When a pipe's thread stops waiting for the other end: unset until the run has ended.
+final class GiveUpTime: Sendable {
+    private let instant = Mutex<ContinuousClock.Instant?>(nil)
+
+    func set(after grace: Duration) {
+        instant.withLock { $0 = ContinuousClock.now + grace }
+    }
+
+    var hasPassed: Bool {
+        instant.withLock { deadline in deadline.map { ContinuousClock.now >= $0 } ?? false }
+    }
+}
+

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Writes the tool's standard input into a pipe of our own, on a thread of its own; the engine CLI
 /// gets the read end.
@@ -12,29 +11,16 @@ final class PipeFeed: Sendable {
     /// Handed to the engine CLI as its stdin.
     let readEnd: Int32
     private let writeEnd: Int32
-    private let abandonAt = Mutex<ContinuousClock.Instant?>(nil)
+    private let giveUp = GiveUpTime()
 
     init() throws(EngineError) {
-        var descriptors: [Int32] = [0, 0]
-        guard pipe(&descriptors) == 0 else {
-            throw EngineError("cannot create a pipe for the tool's input: \(String(cString: strerror(errno)))")
-        }
-        readEnd = descriptors[0]
-        writeEnd = descriptors[1]
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        (readEnd, writeEnd) = try EnginePipe.make(for: "the tool's input")
         // Our end only: a write that would block waits in poll, where `abandon` is seen.
         _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
     }
 
     /// Stop writing `after` from now (the CLI has exited or could not be started).
-    func abandon(after grace: Duration) {
-        abandonAt.withLock { $0 = ContinuousClock.now + grace }
-    }
-
-    private var isAbandoned: Bool {
-        abandonAt.withLock { deadline in deadline.map { ContinuousClock.now >= $0 } ?? false }
-    }
+    func abandon(after grace: Duration) { giveUp.set(after: grace) }
 
     /// Writes `bytes` and closes the pipe; returns how many bytes the reader took.
     func feed(_ bytes: [UInt8]) async -> Int {
@@ -69,7 +55,7 @@ final class PipeFeed: Sendable {
                 switch errno {
                 case EINTR: continue
                 case EAGAIN:
-                    if poll(&poller, 1, 250) == 0 && isAbandoned { return offset }
+                    if poll(&poller, 1, 250) == 0 && giveUp.hasPassed { return offset }
                 default: return offset  // EPIPE: the tool reads no more
                 }
             }
