@@ -155,9 +155,15 @@ let package = Package(
             dependencies: ["AirlockEngine", "AirlockPolicy"],
             swiftSettings: strictSettings
         ),
+        // What tests of several modules share: a throwaway PostgreSQL server.
+        .target(
+            name: "AirlockTestSupport",
+            path: "Tests/AirlockTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AirlockEventsTests",
-            dependencies: ["AirlockEvents", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AirlockEvents", "AirlockTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -172,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "airlockTests",
-            dependencies: ["airlock"],
+            dependencies: ["airlock", "AirlockTestSupport"],
             swiftSettings: strictSettings
         ),
     ]

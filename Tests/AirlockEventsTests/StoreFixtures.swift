@@ -1,4 +1,5 @@
 import AirlockEvents
+import AirlockTestSupport
 import Foundation
 import Testing
 

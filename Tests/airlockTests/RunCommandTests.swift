@@ -1,3 +1,4 @@
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -170,6 +171,29 @@ struct RunCommandTests {
         let decision = try #require(record["decision"] as? [String: Any])
         #expect(decision["rule_id"] as? String == "inspect")
         #expect(decision["allowed"] as? Bool == true)
+    }
+
+    /// `--events postgresql:…`: the command exits as soon as the invocation's end is committed,
+    /// without closing its store first; both events must be in PostgreSQL when it has returned.
+    @Test("--events postgresql: Started and Completed are committed when airlock run returns")
+    func postgresEvents() throws {
+        let database = try PostgresTestCluster.shared().createDatabase()
+        let location = database.hasPrefix("postgresql://") ? database : "postgresql:" + database
+        let fixture = try Self.fixture()
+        let state = try EventsCommandTests.scratch()
+        let run = try CommandLineTests.airlock([
+            "run", "--events", location, "--state-dir", state, "--policy", fixture.policy, "--context", "ro",
+            "--engine", try #require(Self.engines.first), "--format", "json",
+            "--mount", "\(fixture.repository):/workspace", "--", "git", "log", "--format=%s",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let id = try #require(record["execution_id"] as? String)
+        let rows = try PostgresTestCluster.shared().psql(
+            database, "SELECT event_type, payload->>'stdout_bytes' FROM gateway_events WHERE payload->>'execution_id' = '\(id)' ORDER BY id")
+        #expect(rows.split(separator: "\n") == ["CliToolInvocationStarted|", "CliToolInvocationCompleted|\("first commit\n".utf8.count)"])
+        let spooled = ((try? FileManager.default.contentsOfDirectory(atPath: state + "/spool")) ?? []).filter { $0.hasSuffix(".json") }
+        #expect(spooled.isEmpty, "nothing spooled: \(spooled)")
     }
 
     @Test("denied: the reason on stderr, exit 3, nothing launched")

@@ -12,8 +12,8 @@ import Foundation
 ///
 /// `initdb` refuses to run as root, so as root the server's programs run as the user `postgres`
 /// (`runuser -u postgres --`).
-final class PostgresTestCluster: @unchecked Sendable {
-    enum StopMode: String, Sendable {
+public final class PostgresTestCluster: @unchecked Sendable {
+    public enum StopMode: String, Sendable {
         /// Like a crash: no shutdown checkpoint; recovery replays the WAL at the next start.
         case immediate
         /// Disconnects clients, checkpoints, stops.
@@ -21,9 +21,9 @@ final class PostgresTestCluster: @unchecked Sendable {
     }
 
     /// Holds `data/`, the socket and `server.log`; nil for the server named by `AIRLOCK_TEST_POSTGRES`.
-    let root: String?
+    public let root: String?
     /// A libpq connection string for the maintenance database `postgres`.
-    let adminConnection: String
+    public let adminConnection: String
     private let binDirectory: String
     private let lock = NSLock()
     private var databases = 0
@@ -37,7 +37,7 @@ final class PostgresTestCluster: @unchecked Sendable {
     /// A new server of the caller's own, started.
     ///
     /// - Throws: `PostgresTestClusterError` saying why when PostgreSQL is not installed or does not start.
-    static func start() throws -> PostgresTestCluster {
+    public static func start() throws -> PostgresTestCluster {
         let binDirectory = try serverBinaries.get()
         try template.get()
         _ = sweepOnce
@@ -78,7 +78,7 @@ final class PostgresTestCluster: @unchecked Sendable {
     }
 
     /// The server shared by the whole test process: `AIRLOCK_TEST_POSTGRES`'s, or one started for it.
-    static func shared() throws -> PostgresTestCluster { try sharedCluster.get() }
+    public static func shared() throws -> PostgresTestCluster { try sharedCluster.get() }
 
     private static let sharedCluster = Result { () throws -> PostgresTestCluster in
         if let connection = ProcessInfo.processInfo.environment["AIRLOCK_TEST_POSTGRES"], !connection.isEmpty {
@@ -88,7 +88,7 @@ final class PostgresTestCluster: @unchecked Sendable {
     }
 
     /// Creates an empty database and returns a libpq connection string for it.
-    func createDatabase() throws -> String {
+    public func createDatabase() throws -> String {
         let name = lock.withLock {
             databases += 1
             return "airlock_test_\(getpid())_\(databases)"
@@ -99,7 +99,7 @@ final class PostgresTestCluster: @unchecked Sendable {
     }
 
     /// Starts the (stopped) server and waits until it accepts connections.
-    func start() throws {
+    public func start() throws {
         let root = try ownRoot()
         let result = try Self.run(
             binDirectory + "/pg_ctl", ["-D", root + "/data", "-l", root + "/server.log", "-w", "-t", "60", "start"], asServer: true)
@@ -110,19 +110,19 @@ final class PostgresTestCluster: @unchecked Sendable {
     }
 
     /// Stops the server and waits until it is gone.
-    func stop(mode: StopMode) throws {
+    public func stop(mode: StopMode) throws {
         let root = try ownRoot()
         let result = try Self.run(binDirectory + "/pg_ctl", ["-D", root + "/data", "-m", mode.rawValue, "-w", "-t", "60", "stop"], asServer: true)
         guard result.status == 0 else { throw PostgresTestClusterError("pg_ctl stop -m \(mode.rawValue) failed in \(root): \(result.output)") }
     }
 
-    func restart(mode: StopMode = .fast) throws {
+    public func restart(mode: StopMode = .fast) throws {
         try stop(mode: mode)
         try start()
     }
 
     /// Stops the server (if running) and removes its directory. Idempotent.
-    func destroy() {
+    public func destroy() {
         guard let root else { return }
         if FileManager.default.fileExists(atPath: root + "/data/postmaster.pid") {
             _ = try? Self.run(binDirectory + "/pg_ctl", ["-D", root + "/data", "-m", "immediate", "-w", "stop"], asServer: true)
@@ -135,14 +135,14 @@ final class PostgresTestCluster: @unchecked Sendable {
     ///
     /// - Throws: `PostgresTestClusterError` with psql's message when the SQL fails.
     @discardableResult
-    func psql(_ connection: String, _ sql: String) throws -> String {
+    public func psql(_ connection: String, _ sql: String) throws -> String {
         let result = try psqlResult(connection, sql)
         guard result.status == 0 else { throw PostgresTestClusterError("psql failed (\(result.status)): \(result.output)\nSQL: \(sql)") }
         return result.output
     }
 
     /// `psql` whose failure the test expects: exit status and output (stdout and stderr).
-    func psqlResult(_ connection: String, _ sql: String) throws -> (status: Int32, output: String) {
+    public func psqlResult(_ connection: String, _ sql: String) throws -> (status: Int32, output: String) {
         try Self.run(
             binDirectory + "/psql", ["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", connection, "-c", sql],
             asServer: false, keepPostgresEnvironment: root == nil)
@@ -326,7 +326,7 @@ final class PostgresTestCluster: @unchecked Sendable {
 }
 
 /// Why the test server could not be set up or used.
-struct PostgresTestClusterError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct PostgresTestClusterError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
