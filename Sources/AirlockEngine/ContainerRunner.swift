@@ -133,7 +133,7 @@ public struct ContainerRunner: Sendable {
         stdoutPipe.abandon(after: grace)
         stderrPipe.abandon(after: grace)
         let captures = await (stdoutCapture, stderrCapture)
-        _ = await stdinFed
+        await stdinFed
         state.finish()
         let ending = state.ending
         if ending != nil {

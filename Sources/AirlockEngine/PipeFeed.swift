@@ -22,20 +22,23 @@ final class PipeFeed: Sendable {
     /// Stop writing `after` from now (the CLI has exited or could not be started).
     func abandon(after grace: Duration) { giveUp.set(after: grace) }
 
-    /// Writes `bytes` and closes the pipe; returns how many bytes the reader took.
-    func feed(_ bytes: [UInt8]) async -> Int {
+    /// Writes `bytes` (until the reader stops reading, or the run gives up) and closes the pipe.
+    func feed(_ bytes: [UInt8]) async {
         if bytes.isEmpty {
             close(writeEnd)
-            return 0
+            return
         }
-        return await withCheckedContinuation { continuation in
-            let thread = Thread { [self] in continuation.resume(returning: writeAll(bytes)) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                writeAll(bytes)
+                continuation.resume()
+            }
             thread.name = "airlock-stdin"
             thread.start()
         }
     }
 
-    private func writeAll(_ bytes: [UInt8]) -> Int {
+    private func writeAll(_ bytes: [UInt8]) {
         // A reader that went away makes write() raise SIGPIPE, which by default ends the process.
         // Blocked in this thread, it stays pending here, unseen, and write() fails with EPIPE.
         var sigpipe = sigset_t()
@@ -43,9 +46,9 @@ final class PipeFeed: Sendable {
         sigaddset(&sigpipe, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &sigpipe, nil)
         defer { close(writeEnd) }
-        var offset = 0
         var poller = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
-        return bytes.withUnsafeBytes { buffer in
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
             while offset < buffer.count {
                 let written = write(writeEnd, buffer.baseAddress! + offset, buffer.count - offset)
                 if written > 0 {
@@ -55,11 +58,10 @@ final class PipeFeed: Sendable {
                 switch errno {
                 case EINTR: continue
                 case EAGAIN:
-                    if poll(&poller, 1, 250) == 0 && giveUp.hasPassed { return offset }
-                default: return offset  // EPIPE: the tool reads no more
+                    if poll(&poller, 1, 250) == 0 && giveUp.hasPassed { return }
+                default: return  // EPIPE: the tool reads no more
                 }
             }
-            return offset
         }
     }
 }

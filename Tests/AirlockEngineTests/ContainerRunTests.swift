@@ -136,6 +136,14 @@ struct ContainerRunTests {
         var ignoring = EngineFixture.spec("true", engine: engine, timeout: 60)
         ignoring.stdin = input
         #expect(try await ContainerRunner(engine: engine).run(ignoring).outcome == .exited(0))
+        // Neither reading nor exiting: the deadline still ends the run, and no writer hangs it.
+        var stuck = EngineFixture.spec("sleep 600", engine: engine)
+        stuck.stdin = input
+        stuck.timeoutOverride = .seconds(2)
+        let stuckResult = try await ContainerRunner(engine: engine).run(stuck)
+        #expect(stuckResult.outcome == .timedOut)
+        #expect(stuckResult.durationMilliseconds < 8000, "\(stuckResult.durationMilliseconds) ms")
+        #expect(try EngineFixture.containers(named: stuck.containerName, engine: engine) == "")
         var missing = EngineFixture.spec("cat", engine: engine, image: "airlock/absent:1")
         missing.stdin = input
         let missingResult = try await ContainerRunner(engine: engine).run(missing)
