@@ -242,9 +242,11 @@ struct EngineDirectory {
     let path: String
 
     init() throws(EngineError) {
-        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("airlock-engine-XXXXXX").utf8CString)
+        // $TMPDIR, else /tmp, as NSTemporaryDirectory() decides, without its URL round trip on every run.
+        let parent = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((parent.hasSuffix("/") ? parent : parent + "/").appending("airlock-engine-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw EngineError("cannot create a working directory for the engine in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+            throw EngineError("cannot create a working directory for the engine in \(parent): \(String(cString: strerror(errno)))")
         }
         path = String(cString: made)
     }

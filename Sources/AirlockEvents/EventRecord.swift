@@ -10,8 +10,9 @@ public struct EventRecord: Sendable, Equatable {
     public var createdAt: Date
     /// A flat JSON object, `event_id` included.
     public let payload: String
-    /// The payload's `execution_id`, if it has one: the stores keep their open invocations by it
-    /// without parsing the payload once more (in SQLite, a sixth of the instructions of an append).
+    /// The payload's `execution_id`, if it has one: the SQLite store keeps its open invocations by it
+    /// without parsing the payload once more (a sixth of the instructions of an append). PostgreSQL
+    /// reads it from the JSONB payload in its append function.
     public let executionID: String?
 
     /// A record read back (from the spool, or a test): `executionID` is read from the payload.

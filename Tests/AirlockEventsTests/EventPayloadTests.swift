@@ -33,7 +33,7 @@ struct EventPayloadTests {
         #expect(record.createdAt == Self.moment)
     }
 
-    /// The stores index invocations by `executionID` rather than parse the payload: it must be the
+    /// The SQLite store indexes invocations by `executionID` rather than parse the payload: it must be the
     /// payload's `execution_id`, whether the record was encoded here or read back from the spool.
     @Test func executionIDIsThePayloadsExecutionID() throws {
         let completed = EventRecord(
