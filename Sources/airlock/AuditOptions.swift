@@ -55,11 +55,21 @@ struct AuditOptions: ParsableArguments {
     /// at the next start.
     func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async {
         do {
-            _ = try await trail.reconcile(
+            let reconciled = try await trail.reconcile(
                 isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone ?? false },
                 removeContainer: { name in await engine.removeContainer(named: name) })
+            // A process that died mid-run also left its engine working directory: only then is the
+            // temporary directory searched, not on every run.
+            if !reconciled.isEmpty { removeAbandonedEngineDirectories(logger: logger) }
         } catch {
             logger.warning("Recovery postponed", metadata: ["error": "\(error.message)"])
+        }
+    }
+
+    func removeAbandonedEngineDirectories(logger: Logger) {
+        let removed = EngineDirectory.removeAbandoned()
+        if !removed.isEmpty {
+            logger.info("Removed abandoned engine directories", metadata: ["directories": "\(removed.joined(separator: ", "))"])
         }
     }
 }

@@ -76,7 +76,7 @@ struct DoctorCommand: AsyncParsableCommand {
 struct ReapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reap",
-        abstract: "Remove Airlock containers that outlived their invocation (their owner process is gone)."
+        abstract: "Remove Airlock containers (and engine working directories) that outlived their invocation (their owner process is gone)."
     )
 
     @Option(help: "podman or docker, a name or a path.")
@@ -87,6 +87,8 @@ struct ReapCommand: AsyncParsableCommand {
             let resolved = try await EngineResolver(explicit: engine).resolve(probeRuntime: false)
             let removed = try await OrphanReaper(engine: resolved).reap()
             print(removed.isEmpty ? "no orphaned containers" : "removed: \(removed.joined(separator: ", "))")
+            let directories = EngineDirectory.removeAbandoned()
+            if !directories.isEmpty { print("removed abandoned engine directories: \(directories.joined(separator: ", "))") }
         } catch {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error

@@ -125,6 +125,7 @@ struct ServeCommand: AsyncParsableCommand {
             resolve: { () async throws(EngineError) -> ContainerEngine in try await EngineResolver(explicit: explicitEngine).resolve() },
             onFirstResolved: { engine in
                 await audit.recover(trail, engine: engine, logger: logger)
+                audit.removeAbandonedEngineDirectories(logger: logger)
                 do {
                     let removed = try await OrphanReaper(engine: engine).reap()
                     if !removed.isEmpty { logger.warning("Removed orphaned containers", metadata: ["containers": "\(removed.joined(separator: ", "))"]) }

@@ -30,9 +30,10 @@ struct EventsCommandTests {
     }
 
     /// `airlock run -- sleeper log`, returned once the tool has started (it says so on stdout).
-    static func startSleeper(state: String, policy: String) throws -> Process {
+    static func startSleeper(state: String, policy: String, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = CommandLineTests.binary
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.arguments = ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", "podman", "--", "sleeper", "log"]
         let output = Pipe()
         process.standardOutput = output
@@ -123,7 +124,10 @@ struct EventsCommandTests {
         let directory = try Self.scratch()
         let state = directory + "/state"
         let policy = try Self.sleeperPolicy(directory: directory)
-        let crashing = try Self.startSleeper(state: state, policy: policy)
+        // Its own temporary directory, to watch the engine working directory the crash leaves.
+        let temporary = directory + "/tmp"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        let crashing = try Self.startSleeper(state: state, policy: policy, environment: ["TMPDIR": temporary])
         let started = try Self.events(state, ["--type", "CliToolInvocationStarted"])
         let payload = try #require(started.first?["payload"] as? [String: Any])
         let container = try #require(payload["container_name"] as? String)
@@ -131,11 +135,15 @@ struct EventsCommandTests {
         kill(crashing.processIdentifier, SIGKILL)
         crashing.waitUntilExit()
         #expect(try Self.podman(["ps", "--filter", "name=^\(container)$", "--format", "{{.Names}}"]) == container, "the container outlived airlock")
+        let leftBehind = try FileManager.default.contentsOfDirectory(atPath: temporary)
+        #expect(leftBehind.count == 1 && leftBehind[0].hasPrefix("airlock-engine-\(crashing.processIdentifier)-"), "\(leftBehind)")
 
         // The next allowed run reconciles before it launches (its own deadline is 1 s).
         let next = try CommandLineTests.airlock(
-            ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", "podman", "--timeout", "1", "--", "sleeper", "log"])
+            ["run", "--state-dir", state, "--policy", policy, "--context", "ro", "--engine", "podman", "--timeout", "1", "--", "sleeper", "log"],
+            environment: ["TMPDIR": temporary])
         #expect(next.status == 124, "\(next.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty, "the crashed run's engine directory removed")
         #expect(try Self.podman(["ps", "--all", "--filter", "name=^\(container)$", "--format", "{{.Names}}"]).isEmpty, "container removed")
         let trail = try Self.events(state, ["--execution-id", executionID])
         #expect(trail.map { $0["event_type"] as? String } == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
