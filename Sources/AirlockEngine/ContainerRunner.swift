@@ -266,9 +266,11 @@ public struct EngineDirectory {
         Self.remove(path)
     }
 
-    private static func remove(_ path: String) {
+    /// Whether the directory is gone.
+    @discardableResult
+    private static func remove(_ path: String) -> Bool {
         unlink(path + "/oom")
-        rmdir(path)
+        return rmdir(path) == 0
     }
 
     /// Removes the working directories of processes that died without removing theirs (SIGKILL, a
@@ -282,19 +284,18 @@ public struct EngineDirectory {
         var removed: [String] = []
         while let entry = readdir(listing) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix(prefix), let pid = ownerPID(name), pid != getpid() else { continue }
-            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            guard let pid = ownerPID(name), pid != getpid(), ContainerOwner.isGone(pid) else { continue }
             var status = stat()
             let path = parent + name
             guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == getuid() else { continue }
-            remove(path)
-            if access(path, F_OK) != 0 { removed.append(path) }
+            if remove(path) { removed.append(path) }
         }
         return removed
     }
 
     /// The pid in `airlock-engine-<pid>-XXXXXX`; nil for any other name.
     static func ownerPID(_ name: String) -> pid_t? {
+        guard name.hasPrefix(prefix) else { return nil }
         let rest = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
         guard rest.count == 2, rest[1].count == 6, let pid = pid_t(rest[0]), pid > 0 else { return nil }
         return pid

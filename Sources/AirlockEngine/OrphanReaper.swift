@@ -43,7 +43,12 @@ extension ContainerOwner {
     /// gone: only its own host can tell.
     public var isGone: Bool {
         guard host == ProcessInfoHost.name else { return false }
-        return kill(pid, 0) != 0 && errno == ESRCH
+        return Self.isGone(pid)
+    }
+
+    /// No process with this pid runs on this host (one we may not signal still runs).
+    static func isGone(_ pid: pid_t) -> Bool {
+        kill(pid, 0) != 0 && errno == ESRCH
     }
 }
 

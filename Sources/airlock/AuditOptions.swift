@@ -52,17 +52,16 @@ struct AuditOptions: ParsableArguments {
 
     /// Delivers what the spool holds and closes the invocations a crash left open (their containers
     /// removed, `Completed` written with `abandoned: true`). Failures are logged: they are retried
-    /// at the next start.
-    func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async {
+    /// at the next start. Returns the execution ids reconciled.
+    @discardableResult
+    func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async -> [String] {
         do {
-            let reconciled = try await trail.reconcile(
+            return try await trail.reconcile(
                 isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone ?? false },
                 removeContainer: { name in await engine.removeContainer(named: name) })
-            // A process that died mid-run also left its engine working directory: only then is the
-            // temporary directory searched, not on every run.
-            if !reconciled.isEmpty { removeAbandonedEngineDirectories(logger: logger) }
         } catch {
             logger.warning("Recovery postponed", metadata: ["error": "\(error.message)"])
+            return []
         }
     }
 

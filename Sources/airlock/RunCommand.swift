@@ -83,7 +83,11 @@ struct RunCommand: AsyncParsableCommand {
             case let .failure(error): try refuse("\(error)", decision: nil)
             }
             Self.logger.info("\(resolved.resolvedLogLine)")
-            await audit.recover(trail, engine: resolved, logger: Self.logger)
+            // A process that died mid-run also left its engine working directory: only then is the
+            // temporary directory searched, not on every run.
+            if await !audit.recover(trail, engine: resolved, logger: Self.logger).isEmpty {
+                audit.removeAbandonedEngineDirectories(logger: Self.logger)
+            }
             resolvedEngine = resolved
         } else {
             resolvedEngine = nil

@@ -230,11 +230,7 @@ struct ContainerRunTests {
     @Test("orphans are reaped; a live invocation's container is not", arguments: EngineFixture.engineNames)
     func reaper(engineName: String) async throws {
         let engine = try await EngineFixture.engine(engineName)
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        let dead = ContainerOwner(host: ContainerOwner.current.host, pid: finished.processIdentifier)
+        let dead = ContainerOwner(host: ContainerOwner.current.host, pid: try EngineDirectoryTests.deadPID())
         let orphan = "airlock-orphan-\(UUID().uuidString.lowercased())"
         let live = "airlock-live-\(UUID().uuidString.lowercased())"
         for (name, owner) in [(orphan, dead), (live, ContainerOwner.current)] {

@@ -33,15 +33,20 @@ struct EngineDirectoryTests {
         }
         #expect(manager.createFile(atPath: withOOM + "/oom", contents: Data()))
         #expect(manager.createFile(atPath: foreignContent + "/evidence", contents: Data("x".utf8)))
+        // Someone else's directory is not ours to remove (this needs root to set up; CI runs as root).
+        let foreignOwner = parent + "airlock-engine-\(dead)-nobody"
+        try manager.createDirectory(atPath: foreignOwner, withIntermediateDirectories: false)
+        let owned = getuid() == 0 ? chown(foreignOwner, 65534, 65534) == 0 : false
         // A symlink with the pattern's name must not lead the sweep anywhere.
         let link = parent + "airlock-engine-\(dead)-link00"
         try manager.createSymbolicLink(atPath: link, withDestinationPath: outside)
 
         let removed = Set(EngineDirectory.removeAbandoned(in: parent))
 
-        #expect(removed == [abandoned, withOOM])
+        #expect(removed == Set([abandoned, withOOM] + (owned ? [] : [foreignOwner])))
         #expect(!manager.fileExists(atPath: abandoned))
         #expect(!manager.fileExists(atPath: withOOM))
+        #expect(manager.fileExists(atPath: foreignOwner) == owned, "another user's directory was kept")
         for kept in [live, init1, foreignContent, otherName, outside, link, foreignContent + "/evidence"] {
             #expect(manager.fileExists(atPath: kept), "\(kept) was kept")
         }
