@@ -95,11 +95,7 @@ public enum EventJSON {
 /// Timestamps in the forms the audit trail uses.
 public enum Timestamp {
     /// `2026-11-23T10:15:30.123Z`
-    public static func rfc3339(_ date: Date) -> String {
-        var text = sqlite(date)
-        text.replace(" ", with: "T", maxReplacements: 1)
-        return text + "Z"
-    }
+    public static func rfc3339(_ date: Date) -> String { format(date, separator: UInt8(ascii: "T"), suffix: "Z") }
 
     public static func parseRFC3339(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
@@ -108,19 +104,49 @@ public enum Timestamp {
 
     /// `2026-11-23 10:15:30.123`, UTC (to the nearest millisecond, as `rfc3339`): SQLite's `datetime()` text form plus milliseconds, so that
     /// `created_at > datetime('now', '-1 hour')` compares correctly as text.
-    public static func sqlite(_ date: Date) -> String {
+    public static func sqlite(_ date: Date) -> String { format(date, separator: UInt8(ascii: " "), suffix: "") }
+
+    /// Digits written straight into bytes: `String(format:)` costs about half a millisecond at its
+    /// first call in a process, and string concatenation and `replace` showed up on the append path.
+    private static func format(_ date: Date, separator: UInt8, suffix: String) -> String {
         let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var time = time_t(millis / 1000)
+        let (seconds, milliseconds) = millis.quotientAndRemainder(dividingBy: 1000)
+        // Before 1970 the remainder is negative: borrow a second so that the milliseconds are not.
+        var time = time_t(milliseconds < 0 ? seconds - 1 : seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        // By hand rather than String(format:), whose first call in a process costs about half a millisecond.
-        func padded(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        /// `value` zero-padded to `width` digits; wider or negative values (years) as they are.
+        func digits(_ value: Int32, _ width: Int) {
+            var divisor: Int32 = 1
+            for _ in 1..<width { divisor *= 10 }
+            guard value >= 0, value < divisor * 10 else {
+                bytes.append(contentsOf: String(value).utf8)
+                return
+            }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        return padded(parts.tm_year + 1900, 4) + "-" + padded(parts.tm_mon + 1, 2) + "-" + padded(parts.tm_mday, 2) + " "
-            + padded(parts.tm_hour, 2) + ":" + padded(parts.tm_min, 2) + ":" + padded(parts.tm_sec, 2) + "."
-            + padded(Int32(millis % 1000), 3)
+        digits(parts.tm_year + 1900, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(parts.tm_mon + 1, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(parts.tm_mday, 2)
+        bytes.append(separator)
+        digits(parts.tm_hour, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(parts.tm_min, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(parts.tm_sec, 2)
+        bytes.append(UInt8(ascii: "."))
+        digits(Int32(milliseconds < 0 ? milliseconds + 1000 : milliseconds), 3)
+        bytes.append(contentsOf: suffix.utf8)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func parseSQLite(_ text: String) -> Date? {

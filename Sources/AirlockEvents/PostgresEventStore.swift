@@ -466,11 +466,22 @@ extension PostgresEventStore {
     }
 
     /// `{"a","b"}`: a PostgreSQL array literal, each element quoted.
-    private static func arrayLiteral(_ values: [String]) -> String {
-        let elements = values.map { value in
-            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    /// Built byte by byte: Foundation's `replacingOccurrences` bridges every element through NSString,
+    /// which cost the 8-event append ~0.1 ms on the committer's thread, on every commit's critical path.
+    static func arrayLiteral(_ values: [String]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+            bytes.append(UInt8(ascii: "\""))
         }
-        return "{" + elements.joined(separator: ",") + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A `timestamptz` as PostgreSQL writes it with DateStyle ISO: `2026-11-23 10:00:00.123+00`, or with

@@ -84,4 +84,17 @@ struct EventPayloadTests {
         #expect(Timestamp.sqlite(Self.moment) > "2026-11-18 11:06:40")
         #expect(Timestamp.sqlite(Self.moment) < "2026-11-18 11:06:41")
     }
+
+    @Test func timestampsAreZeroPaddedUTCToTheMillisecond() {
+        #expect(Timestamp.rfc3339(Self.moment) == "2026-11-18T11:06:40.250Z")
+        #expect(Timestamp.sqlite(Date(timeIntervalSince1970: 0.0004)) == "1970-01-01 00:00:00.000")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 3_661.009)) == "1970-01-01T01:01:01.009Z")
+        // Rounded to the nearest millisecond, carrying into the seconds.
+        #expect(Timestamp.sqlite(Date(timeIntervalSince1970: 59.9996)) == "1970-01-01 00:01:00.000")
+        // Before 1970 the milliseconds still count forward from the second before.
+        #expect(Timestamp.sqlite(Date(timeIntervalSince1970: -0.75)) == "1969-12-31 23:59:59.250")
+        #expect(Timestamp.parseSQLite(Timestamp.sqlite(Date(timeIntervalSince1970: -0.75))) == Date(timeIntervalSince1970: -0.75))
+        // A five-digit year is written whole, not cut to four digits.
+        #expect(Timestamp.sqlite(Date(timeIntervalSince1970: 253_402_300_800)) == "10000-01-01 00:00:00.000")
+    }
 }

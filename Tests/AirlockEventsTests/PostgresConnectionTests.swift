@@ -23,6 +23,14 @@ struct PostgresConnectionTests {
         #expect(try Self.preparedCount(connection) == "1")
     }
 
+    @Test("text arrays reach the server exactly as given: quotes, backslashes, commas, braces, spaces, NULL, empty, non-ASCII")
+    func arrayLiteralsRoundTrip() throws {
+        let values = ["plain", "with \"quotes\"", "back\\slash", "a,b", "{braces}", " spaced ", "NULL", "", "ünïcödé ✓", "\\\"", "\\"]
+        let connection = try PostgresConnection(try PostgresTestCluster.shared().createDatabase())
+        let rows = try connection.executePrepared("unnest", "SELECT unnest($1::text[])", [PostgresEventStore.arrayLiteral(values)]).rows
+        #expect(rows.map { $0.first ?? nil } == values)
+    }
+
     @Test("a statement the session lost (DEALLOCATE, a reconnect) is prepared again, not failed")
     func preparedAgain() throws {
         let connection = try PostgresConnection(try PostgresTestCluster.shared().createDatabase())
