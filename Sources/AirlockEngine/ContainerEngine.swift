@@ -47,7 +47,8 @@ public struct EngineResolver: Sendable {
     public var explicit: String?
     public var environment: [String: String]
 
-    public init(explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// `environment`: the variables it reads (AIRLOCK_CONTAINER_CLI, PATH); by default this process's.
+    public init(explicit: String? = nil, environment: [String: String] = ProcessEnvironment.values([EngineResolver.environmentVariable, "PATH"])) {
         self.explicit = explicit
         self.environment = environment
     }
@@ -163,7 +164,7 @@ public struct EngineProbeCache: Sendable {
     }
 
     /// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`.
-    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> EngineProbeCache? {
+    public static func standard(environment: [String: String] = ProcessEnvironment.values(["XDG_CACHE_HOME", "HOME"])) -> EngineProbeCache? {
         if let base = environment["XDG_CACHE_HOME"], base.hasPrefix("/") { return EngineProbeCache(directory: base + "/airlock") }
         if let home = environment["HOME"], home.hasPrefix("/") { return EngineProbeCache(directory: home + "/.cache/airlock") }
         return nil

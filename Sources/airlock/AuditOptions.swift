@@ -17,11 +17,11 @@ struct AuditOptions: ParsableArguments {
     var stateDirectory: String?
 
     var resolvedStateDirectory: String {
-        stateDirectory ?? ProcessInfo.processInfo.environment["AIRLOCK_STATE_DIR"] ?? "var"
+        stateDirectory ?? ProcessEnvironment.value("AIRLOCK_STATE_DIR") ?? "var"
     }
 
     func location() throws(EventStoreError) -> EventStoreLocation {
-        if let text = events ?? ProcessInfo.processInfo.environment["AIRLOCK_EVENTS"] {
+        if let text = events ?? ProcessEnvironment.value("AIRLOCK_EVENTS") {
             return try EventStoreLocation(parsing: text)
         }
         return .standard(stateDirectory: resolvedStateDirectory)

@@ -179,7 +179,7 @@ struct RunCommand: AsyncParsableCommand {
 
     static let logger: Logger = {
         var logger = Logger(label: "airlock")
-        logger.logLevel = ProcessInfo.processInfo.environment["AIRLOCK_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        logger.logLevel = ProcessEnvironment.value("AIRLOCK_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
     }()
 

@@ -25,6 +25,19 @@ struct EngineResolverTests {
         #expect(try EngineResolver(explicit: "\(onlyDocker)/docker", environment: ["PATH": both]).locate().path == "\(onlyDocker)/docker")
     }
 
+    @Test("by default the resolver reads this process's AIRLOCK_CONTAINER_CLI and PATH")
+    func processEnvironment() throws {
+        let name = "AIRLOCK_TEST_\(UUID().uuidString.replacingOccurrences(of: "-", with: "_"))"
+        #expect(ProcessEnvironment.value(name) == nil)
+        setenv(name, "a value with spaces = and ü", 1)
+        defer { unsetenv(name) }
+        #expect(ProcessEnvironment.value(name) == "a value with spaces = and ü")
+        #expect(ProcessEnvironment.values([name, name + "_UNSET"]) == [name: "a value with spaces = and ü"])
+        let resolver = EngineResolver()
+        #expect(resolver.environment["PATH"] == ProcessInfo.processInfo.environment["PATH"])
+        #expect(resolver.environment["AIRLOCK_CONTAINER_CLI"] == ProcessInfo.processInfo.environment["AIRLOCK_CONTAINER_CLI"])
+    }
+
     @Test("no engine: the error says what was tried and how to fix it")
     func missing() throws {
         let empty = try Self.binDirectory([])
