@@ -6,11 +6,24 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What both executables, `airlock` and `airlock-worker`, are built from.
+let executableDependencies: [Target.Dependency] = [
+    "AirlockCommandLine",
+    "AirlockPolicy",
+    "AirlockEngine",
+    "AirlockSeccomp",
+    "AirlockEvents",
+    "AirlockInvocation",
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+
 let package = Package(
     name: "airlock",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "airlock", targets: ["airlock"]),
+        .executable(name: "airlock-worker", targets: ["airlock-worker"]),
         .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
         .library(name: "AirlockEngine", targets: ["AirlockEngine"]),
         .library(name: "AirlockSeccomp", targets: ["AirlockSeccomp"]),
@@ -92,6 +105,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The worker: the invocation pipeline, the socket API, tenants and the tool registry.
+        // The invocation pipeline, shared by `airlock run` and the worker.
+        .target(
+            name: "AirlockInvocation",
+            dependencies: [
+                "AirlockPolicy",
+                "AirlockEngine",
+                "AirlockSeccomp",
+                "AirlockEvents",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "AirlockServer",
             dependencies: [
@@ -99,6 +124,7 @@ let package = Package(
                 "AirlockEngine",
                 "AirlockSeccomp",
                 "AirlockEvents",
+                "AirlockInvocation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,22 +135,38 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(
-            name: "airlock",
+        // What the two executables share: the audit options, policy and profile files, stderr, exit statuses.
+        .target(
+            name: "AirlockCommandLine",
             dependencies: [
                 "AirlockPolicy",
                 "AirlockEngine",
                 "AirlockSeccomp",
                 "AirlockEvents",
-                "AirlockServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The operators' commands and `airlock run`. No HTTP server, no SwiftNIO: `airlock serve`
+        // execs `airlock-worker`, so that a one-shot command does not pay for loading them.
+        .executableTarget(
+            name: "airlock",
+            dependencies: executableDependencies,
+            swiftSettings: strictSettings,
+            // SwiftPM exports every symbol of an executable (33,000 here). Nothing looks ours up,
+            // but the runtime's start-up dladdr() scans them all: 0.45 ms of every invocation.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"])]
+        ),
+        // The worker: what `airlock serve` runs.
+        .executableTarget(
+            name: "airlock-worker",
+            dependencies: executableDependencies + [
+                "AirlockServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings,
-            // SwiftPM exports every symbol of an executable (33,000 here). Nothing looks ours up,
-            // but the runtime's start-up dladdr() scans them all: 0.45 ms of every invocation.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"])]
         ),
         .executableTarget(
@@ -169,7 +211,7 @@ let package = Package(
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [
-                "AirlockServer", "AirlockEvents", "AirlockEngine", "AirlockPolicy", "AirlockSeccomp",
+                "AirlockServer", "AirlockInvocation", "AirlockEvents", "AirlockEngine", "AirlockPolicy", "AirlockSeccomp",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -178,7 +220,7 @@ let package = Package(
         ),
         .testTarget(
             name: "airlockTests",
-            dependencies: ["airlock", "AirlockTestSupport"],
+            dependencies: ["airlock", "airlock-worker", "AirlockTestSupport"],
             swiftSettings: strictSettings
         ),
     ]

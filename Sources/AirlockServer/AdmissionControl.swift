@@ -1,3 +1,4 @@
+import AirlockInvocation
 import HTTPTypes
 import Synchronization
 

@@ -1,5 +1,6 @@
 import AirlockEngine
 import AirlockEvents
+import AirlockInvocation
 import AirlockPolicy
 import Hummingbird
 import Logging

@@ -1,4 +1,5 @@
 import AirlockEngine
+import AirlockInvocation
 import AirlockPolicy
 import Foundation
 import HTTPTypes

@@ -1,3 +1,4 @@
+import AirlockInvocation
 import AirlockSeccomp
 import Foundation
 import Synchronization

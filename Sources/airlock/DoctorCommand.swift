@@ -1,3 +1,4 @@
+import AirlockCommandLine
 import AirlockEngine
 import AirlockPolicy
 import AirlockSeccomp

@@ -1,3 +1,4 @@
+import AirlockCommandLine
 import AirlockEvents
 import ArgumentParser
 import Foundation

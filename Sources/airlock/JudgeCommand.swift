@@ -1,3 +1,4 @@
+import AirlockCommandLine
 import AirlockPolicy
 import ArgumentParser
 import Foundation

@@ -1,8 +1,9 @@
+import AirlockCommandLine
 import AirlockEngine
 import AirlockEvents
+import AirlockInvocation
 import AirlockPolicy
 import AirlockSeccomp
-import AirlockServer
 import ArgumentParser
 import Foundation
 import Logging

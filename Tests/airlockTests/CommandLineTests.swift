@@ -30,12 +30,12 @@ struct CommandLineTests {
     /// Where the binary keeps its state (events, spool) during the tests, unless a test says otherwise.
     static let stateDirectory = NSTemporaryDirectory() + "airlock-cli-state-\(UUID().uuidString)"
 
-    static func airlock(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        try airlock(raw: arguments.map { Array($0.utf8) }, environment: environment)
+    static func airlock(_ arguments: [String], environment: [String: String] = [:], executable: URL = binary) throws -> Run {
+        try airlock(raw: arguments.map { Array($0.utf8) }, environment: environment, executable: executable)
     }
 
     /// Arguments as raw bytes, so that a test can pass what is not valid UTF-8.
-    static func airlock(raw arguments: [[UInt8]], environment: [String: String] = [:]) throws -> Run {
+    static func airlock(raw arguments: [[UInt8]], environment: [String: String] = [:], executable binary: URL = binary) throws -> Run {
         let process = Process()
         process.executableURL = binary
         process.environment = ProcessInfo.processInfo.environment.merging(["AIRLOCK_STATE_DIR": stateDirectory]) { $1 }
@@ -63,6 +63,29 @@ struct CommandLineTests {
         return Run(
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test("serve runs the worker beside airlock: its options, its errors; without it, a clear error")
+    func serveIsTheWorker() throws {
+        let help = try Self.airlock(["serve", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: airlock serve"), "\(help.stdout)")
+        #expect(help.stdout.contains("--socket") && help.stdout.contains("--allow-uid") && help.stdout.contains("--grace"))
+        let bad = try Self.airlock(["serve", "--no-such-option"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("Unknown option '--no-such-option'"), "\(bad.stderr)")
+
+        // An airlock copied somewhere without airlock-worker.
+        let directory = NSTemporaryDirectory() + "airlock-alone-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.copyItem(atPath: Self.binary.path, toPath: directory + "/airlock")
+        let alone = try Self.airlock(["serve"], executable: URL(fileURLWithPath: directory + "/airlock"))
+        #expect(alone.status == 2)
+        #expect(alone.stderr.contains("cannot start the worker \(directory)/airlock-worker: No such file or directory"), "\(alone.stderr)")
+        // The other commands do not need it.
+        let judged = try Self.airlock(["judge", "--context", "readonly", "--", "git", "log"], executable: URL(fileURLWithPath: directory + "/airlock"))
+        #expect(judged.status == 0)
     }
 
     @Test("judge: allowed exits 0 and prints the rule")

@@ -6,21 +6,23 @@ import Foundation
 import Logging
 
 /// Where the audit trail goes, for every command that records or reads events.
-struct AuditOptions: ParsableArguments {
+public struct AuditOptions: ParsableArguments, Sendable {
+    public init() {}
+
     @Option(
         help: ArgumentHelp(
             "Event store: sqlite:PATH, postgresql://…, or postgresql:KEY=VALUE… (libpq; PG* variables apply).",
             discussion: "Default: $AIRLOCK_EVENTS, else SQLite at STATE_DIR/events.sqlite."))
-    var events: String?
+    public var events: String?
 
     @Option(name: .customLong("state-dir"), help: "State directory: the default event store and the spool (default: $AIRLOCK_STATE_DIR, else ./var).")
-    var stateDirectory: String?
+    public var stateDirectory: String?
 
-    var resolvedStateDirectory: String {
+    public var resolvedStateDirectory: String {
         stateDirectory ?? ProcessEnvironment.value("AIRLOCK_STATE_DIR") ?? "var"
     }
 
-    func location() throws(EventStoreError) -> EventStoreLocation {
+    public func location() throws(EventStoreError) -> EventStoreLocation {
         if let text = events ?? ProcessEnvironment.value("AIRLOCK_EVENTS") {
             return try EventStoreLocation(parsing: text)
         }
@@ -30,7 +32,7 @@ struct AuditOptions: ParsableArguments {
     /// Opens the store and the spool. A store that cannot be opened stands in as unavailable, so
     /// nothing is launched and what must not be lost goes to the spool; a bad `--events` or a spool
     /// that cannot be created is an error.
-    func openTrail(logger: Logger) async throws -> AuditTrail {
+    public func openTrail(logger: Logger) async throws -> AuditTrail {
         let spool: EventSpool
         let location: EventStoreLocation
         do {
@@ -54,7 +56,7 @@ struct AuditOptions: ParsableArguments {
     /// removed, `Completed` written with `abandoned: true`). Failures are logged: they are retried
     /// at the next start. Returns the execution ids reconciled.
     @discardableResult
-    func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async -> [String] {
+    public func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async -> [String] {
         do {
             return try await trail.reconcile(
                 isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone ?? false },
@@ -65,7 +67,7 @@ struct AuditOptions: ParsableArguments {
         }
     }
 
-    func removeAbandonedEngineDirectories(logger: Logger) {
+    public func removeAbandonedEngineDirectories(logger: Logger) {
         let removed = EngineDirectory.removeAbandoned()
         if !removed.isEmpty {
             logger.info("Removed abandoned engine directories", metadata: ["directories": "\(removed.joined(separator: ", "))"])
@@ -75,10 +77,10 @@ struct AuditOptions: ParsableArguments {
 
 /// While alive, SIGINT and SIGTERM call `handler` instead of ending the process, so that a running
 /// invocation is cancelled properly: container killed, its end recorded.
-final class CancellationSignals: @unchecked Sendable {  // immutable after init; dispatch sources are thread-safe
+public final class CancellationSignals: @unchecked Sendable {  // immutable after init; dispatch sources are thread-safe
     private let sources: [any DispatchSourceSignal]
 
-    init(handler: @escaping @Sendable () -> Void) {
+    public init(handler: @escaping @Sendable () -> Void) {
         sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -88,7 +90,7 @@ final class CancellationSignals: @unchecked Sendable {  // immutable after init;
         }
     }
 
-    func stop() {
+    public func stop() {
         for source in sources { source.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)

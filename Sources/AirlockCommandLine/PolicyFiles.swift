@@ -4,13 +4,13 @@ import AirlockSeccomp
 import Foundation
 
 /// Loads policies from the file system for the command-line tools.
-enum PolicyFiles {
-    static let loader = PolicyLoader { path in
+public enum PolicyFiles {
+    public static let loader = PolicyLoader { path in
         try readText(path)
     }
 
     /// Prints every error of a policy that fails to load, one per line, to stderr.
-    static func report(_ error: PolicyLoadError) {
+    public static func report(_ error: PolicyLoadError) {
         for item in error.errors {
             var line = item.description
             if let cause = item.cause { line += " (\(cause))" }
@@ -19,21 +19,21 @@ enum PolicyFiles {
     }
 }
 
-enum StandardError {
-    static func print(_ text: String) {
+public enum StandardError {
+    public static func print(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 }
 
 /// A file that could not be read, said the way `cat` would say it ("No such file or directory").
-struct FileReadError: Error, CustomStringConvertible {
-    let description: String
+public struct FileReadError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 extension PolicyFiles {
     /// Reads a whole file; errors carry the system's reason. The one file reader of the command
     /// line: policies, grammars and seccomp profiles all come through it.
-    static func readBytes(_ path: String) throws(FileReadError) -> [UInt8] {
+    public static func readBytes(_ path: String) throws(FileReadError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 { throw FileReadError(description: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -51,7 +51,7 @@ extension PolicyFiles {
     }
 
     /// Reads a whole file as UTF-8 text.
-    static func readText(_ path: String) throws(FileReadError) -> String {
+    public static func readText(_ path: String) throws(FileReadError) -> String {
         guard let text = String(validating: try readBytes(path), as: UTF8.self) else {
             throw FileReadError(description: "the file is not UTF-8 text")
         }
@@ -60,12 +60,12 @@ extension PolicyFiles {
 
     /// Loads, validates and compiles a seccomp profile; with `programs`, a profile compiled before
     /// (same bytes, same libseccomp) is not compiled again.
-    static func seccompProfile(_ path: String, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
+    public static func seccompProfile(_ path: String, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
         try SeccompProfile.load(path: path, readFile: readBytes, programs: programs)
     }
 
     /// Compiled seccomp programs in the user's cache directory, beside the engine probes.
-    static func seccompProgramCache() -> SeccompProgramCache? {
+    public static func seccompProgramCache() -> SeccompProgramCache? {
         guard let directory = EngineProbeCache.standard() else { return nil }
         return SeccompProgramCache(
             read: { name in directory.read(named: name).map { [UInt8]($0) } },
