@@ -19,7 +19,8 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let worker = Self.workerPath()
-        let argv = [worker] + arguments
+        // argv[0] "airlock serve": ps and pgrep -f show the worker as it was started.
+        let argv = ["airlock serve"] + arguments
         var pointers = argv.map { strdup($0) }
         pointers.append(nil)
         execv(worker, pointers)

@@ -165,6 +165,12 @@ extension WorkerSuite {
         func sigterm() async throws {
             let served = try Served(arguments: ["--grace", "1"])
             try await served.ready()
+            // airlock serve became the worker: the same process (so the signal below reaches it),
+            // running airlock-worker, shown to ps as "airlock serve".
+            let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(served.process.processIdentifier)/exe")
+            #expect(executable.hasSuffix("/airlock-worker"), "\(executable)")
+            let commandLine = try String(contentsOfFile: "/proc/\(served.process.processIdentifier)/cmdline", encoding: .utf8)
+            #expect(commandLine.hasPrefix("airlock serve\0--policy\0"), "\(commandLine)")
             #expect(served.stdout.contains("curl --unix-socket \(served.socket) http://localhost/healthz"), "\(served.stdout)")
             #expect(served.stderr.contains("Container CLI resolved binary=podman version="))
             async let running = served.request("POST", "/v1/invocations", json: TestWorker.body("sleeper", id: "bin-term-1"))
