@@ -37,16 +37,25 @@ extension PolicyFiles {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 { throw FileReadError(description: String(cString: strerror(errno))) }
         defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Sized from fstat, one byte more to see the end in the same read: a fresh 64 KiB
+        // zero-filled buffer per file cost its page faults and memset (~0.15 ms of each run).
+        // A file that grows meanwhile, or reports no size (a pipe, /proc), is read to its end all the same.
+        var info = stat()
+        let expected = fstat(descriptor, &info) == 0 && info.st_size > 0 ? Int(info.st_size) : 0
+        var bytes = [UInt8](repeating: 0, count: max(expected + 1, 4096))
+        var filled = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if filled == bytes.count { bytes += [UInt8](repeating: 0, count: bytes.count) }
+            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw FileReadError(description: String(cString: strerror(errno)))
             }
-            if count == 0 { return bytes }
-            bytes += buffer[0..<count]
+            if count == 0 {
+                bytes.removeSubrange(filled...)
+                return bytes
+            }
+            filled += count
         }
     }
 

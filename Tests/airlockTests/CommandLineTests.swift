@@ -30,12 +30,12 @@ struct CommandLineTests {
     /// Where the binary keeps its state (events, spool) during the tests, unless a test says otherwise.
     static let stateDirectory = NSTemporaryDirectory() + "airlock-cli-state-\(UUID().uuidString)"
 
-    static func airlock(_ arguments: [String], environment: [String: String] = [:], executable: URL = binary) throws -> Run {
-        try airlock(raw: arguments.map { Array($0.utf8) }, environment: environment, executable: executable)
+    static func airlock(_ arguments: [String], environment: [String: String] = [:], executable: URL = binary, stdin: Data? = nil) throws -> Run {
+        try airlock(raw: arguments.map { Array($0.utf8) }, environment: environment, executable: executable, stdin: stdin)
     }
 
     /// Arguments as raw bytes, so that a test can pass what is not valid UTF-8.
-    static func airlock(raw arguments: [[UInt8]], environment: [String: String] = [:], executable binary: URL = binary) throws -> Run {
+    static func airlock(raw arguments: [[UInt8]], environment: [String: String] = [:], executable binary: URL = binary, stdin: Data? = nil) throws -> Run {
         let process = Process()
         process.executableURL = binary
         process.environment = ProcessInfo.processInfo.environment.merging(["AIRLOCK_STATE_DIR": stateDirectory]) { $1 }
@@ -56,7 +56,16 @@ struct CommandLineTests {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        if stdin != nil { process.standardInput = input }
         try process.run()
+        if let stdin {
+            // Written from a thread of its own: a pipe holds 64 KiB, and airlock reads it only once started.
+            Thread.detachNewThread {
+                input.fileHandleForWriting.write(stdin)
+                try? input.fileHandleForWriting.close()
+            }
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -189,6 +198,21 @@ struct CommandLineTests {
         #expect(bad.stderr.contains("\(path):3:18: error: cannot read grammar file"))
         #expect(bad.stderr.contains("\(path):6:14: error: context 'a' extends unknown context 'b'"))
         #expect(bad.stderr.contains("\(path):8:23: error: rule 'r' names unknown tool 'svn'"))
+    }
+
+    @Test("a file is read whole whatever it is: a profile through a pipe (no size to go by) as from its path")
+    func pipedFile() throws {
+        let profile = try Data(contentsOf: URL(fileURLWithPath: Self.repositoryRoot + "/policies/seccomp/hardened.json"))
+        #expect(profile.count > 8192, "the pipe must take more than one read buffer")
+        let direct = try Self.airlock(["seccomp", "check", "policies/seccomp/hardened.json"])
+        let piped = try Self.airlock(["seccomp", "check", "/dev/stdin"], stdin: profile)
+        #expect(direct.status == 0 && piped.status == 0, "\(piped.stderr)")
+        let summary = { (run: Run) in run.stdout.split(separator: "\n").dropFirst().joined(separator: "\n") }
+        #expect(!summary(direct).isEmpty)
+        #expect(summary(piped) == summary(direct))
+        // Cut short, it is not the same profile: the bytes read are all the bytes there are.
+        let cut = try Self.airlock(["seccomp", "check", "/dev/stdin"], stdin: profile.prefix(profile.count - 3))
+        #expect(cut.status != 0)
     }
 
     @Test("help text names the commands and the exit statuses")
