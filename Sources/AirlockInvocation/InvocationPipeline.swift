@@ -96,7 +96,8 @@ public struct Refusal: Sendable, Error, CustomStringConvertible {
 /// The invocation pipeline (DESIGN.md): judge -> Rejected | Started (committed before launch) ->
 /// run -> Completed (always; spooled if the store is down).
 public struct InvocationPipeline: Sendable {
-    public typealias ProfileLoader = @Sendable (String) throws(SeccompProfileError) -> SeccompProfile
+    /// A tool's seccomp profile, checked: the file handed to the engine and its digest.
+    public typealias ProfileLoader = @Sendable (String) throws(SeccompProfileError) -> SeccompProfile.Reference
     public typealias EngineSource = @Sendable () async throws(EngineError) -> ContainerEngine
 
     /// The engine, resolved when an allowed invocation first needs it (a denial never needs one).
@@ -156,7 +157,7 @@ public struct InvocationPipeline: Sendable {
 
         // Everything that can refuse is checked before anything is recorded as started or launched.
         let mounts: [Mount]
-        let profile: SeccompProfile
+        let profile: SeccompProfile.Reference
         let engine: ContainerEngine
         do {
             mounts = try MountResolver.resolve(request.mounts, roots: tool.container.mountRoots)

@@ -37,6 +37,20 @@ public struct SeccompProfile: Sendable, Hashable {
     /// CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP.
     public static let namespaceFlags: UInt64 = 0x7E02_0000
 
+    /// What a run needs of a profile: the file the engine is handed, and the digest recorded.
+    public struct Reference: Sendable, Hashable {
+        public var file: String
+        /// `sha256:<hex>` of the file's bytes.
+        public var digest: String
+
+        public init(file: String, digest: String) {
+            self.file = file
+            self.digest = digest
+        }
+    }
+
+    public var reference: Reference { Reference(file: file, digest: digest) }
+
     /// What the profile lets a container do, for an operator to review.
     public var summary: SeccompSummary { SeccompSummary(self) }
 

@@ -2,9 +2,11 @@
 /// no I/O), so that a one-shot `airlock run` does not compile the same profile again: ~3 ms a run.
 ///
 /// A program is kept under the profile's digest, libseccomp's version and the architecture: the
-/// compile is deterministic in those, so its checks would pass again. The program is informational
-/// (podman and docker compile the JSON file themselves), so an edited cache entry cannot weaken a
-/// container; one that is not a whole number of instructions is ignored and compiled afresh.
+/// checks and the compile are deterministic in those, so they would pass again, and an entry stands
+/// for them (`SeccompProfile.reference` does not read such bytes again). The program is
+/// informational (podman and docker compile the JSON file themselves), so an edited cache entry
+/// cannot weaken a container: at worst a profile they cannot load reaches them, and the run ends
+/// as an engine failure. An entry that is not a whole number of instructions is ignored.
 public struct SeccompProgramCache: Sendable {
     /// The program kept under a name, if any.
     public var read: @Sendable (_ name: String) -> [UInt8]?

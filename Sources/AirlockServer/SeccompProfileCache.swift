@@ -16,13 +16,13 @@ public final class SeccompProfileCache: Sendable {
     }
 
     private let load: InvocationPipeline.ProfileLoader
-    private let profiles = Mutex<[String: (Identity, SeccompProfile)]>([:])
+    private let profiles = Mutex<[String: (Identity, SeccompProfile.Reference)]>([:])
 
     public init(load: @escaping InvocationPipeline.ProfileLoader) {
         self.load = load
     }
 
-    public func profile(_ path: String) throws(SeccompProfileError) -> SeccompProfile {
+    public func profile(_ path: String) throws(SeccompProfileError) -> SeccompProfile.Reference {
         guard let identity = Self.identity(path) else { return try load(path) }
         if let (known, profile) = profiles.withLock({ $0[path] }), known == identity { return profile }
         let profile = try load(path)

@@ -150,7 +150,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.retentionBytes = retain
         configuration.onListening = { addresses in Self.announce(addresses, policy: initial, format: format, logger: logger) }
 
-        let profiles = SeccompProfileCache { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path) }
+        let profiles = SeccompProfileCache { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path).reference }
         let worker = AirlockWorker(
             configuration: configuration, policy: LivePolicy(initial, load: load), trail: trail, engine: workerEngine, logger: logger,
             loadProfile: { path throws(SeccompProfileError) in try profiles.profile(path) })

@@ -101,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
             },
             trail: trail, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
             loadProfile: { [programs = PolicyFiles.seccompProgramCache()] path throws(SeccompProfileError) in
-                try PolicyFiles.seccompProfile(path, programs: programs)
+                try SeccompProfile.reference(path: path, readFile: PolicyFiles.readBytes, programs: programs)
             })
 
         var output: OutputForwarding?

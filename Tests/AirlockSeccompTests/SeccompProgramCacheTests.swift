@@ -63,6 +63,33 @@ struct SeccompProgramCacheTests {
         #expect(entries.entries.withLock { $0[name] } == TestSupport.hardened.program)
     }
 
+    @Test("for a run: bytes checked and compiled before are not read again; their digest is the load's")
+    func referenceTrustsTheEntry() throws {
+        let entries = Entries()
+        let read = { (_: String) throws -> [UInt8] in Self.hardenedBytes }
+        let first = try SeccompProfile.reference(path: "hardened.json", readFile: read, programs: entries.cache)
+        #expect(first == TestSupport.hardened.reference.with(file: "hardened.json"))
+        #expect(entries.writes.load(ordering: .relaxed) == 1, "loaded whole the first time, its program kept")
+        #expect(try SeccompProfile.reference(path: "hardened.json", readFile: read, programs: entries.cache) == first)
+        #expect(entries.writes.load(ordering: .relaxed) == 1)
+
+        // Proof the checks were skipped: bytes that would fail them, planted under their own digest.
+        let broken = Array(#"{"defaultAction": "SCMP_ACT_NOPE"}"#.utf8)
+        #expect(throws: SeccompProfileError.self) {
+            try SeccompProfile.reference(path: "broken.json", readFile: { _ in broken }, programs: entries.cache)
+        }
+        let name = try #require(entries.entries.withLock { $0.keys.first })
+        let brokenName = name.replacingOccurrences(
+            of: String(first.digest.dropFirst("sha256:".count)), with: String(SeccompProfile.digest(of: broken).dropFirst("sha256:".count)))
+        entries.entries.withLock { $0[brokenName] = [UInt8](repeating: 7, count: 8) }
+        let trusted = try SeccompProfile.reference(path: "broken.json", readFile: { _ in broken }, programs: entries.cache)
+        #expect(trusted.digest == SeccompProfile.digest(of: broken))
+        // Without the cache, every check runs.
+        #expect(throws: SeccompProfileError.self) {
+            try SeccompProfile.reference(path: "broken.json", readFile: { _ in broken }, programs: nil)
+        }
+    }
+
     @Test("a profile that fails its checks is refused every time and never cached")
     func refusedProfileIsNeverCached() {
         let entries = Entries()
@@ -77,4 +104,8 @@ struct SeccompProgramCacheTests {
         }
         #expect(entries.writes.load(ordering: .relaxed) == 0)
     }
+}
+
+extension SeccompProfile.Reference {
+    func with(file: String) -> Self { Self(file: file, digest: digest) }
 }

@@ -67,7 +67,7 @@ import Testing
         let pipeline = InvocationPipeline(
             engine: { engine }, trail: trail, retentionBytes: 4096, logger: Logger(label: "test"),
             loadProfile: { path throws(SeccompProfileError) in
-                try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
+                try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }.reference
             })
         return Fixture(workspace: workspace, store: store, trail: trail, pipeline: pipeline, judge: Judge(policy: try policy(workspace: workspace)))
     }

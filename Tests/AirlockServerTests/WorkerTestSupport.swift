@@ -126,7 +126,7 @@ final class TestWorker: Sendable {
             configuration: configuration, policy: LivePolicy(try TestPolicy.load(policyFile), load: { () throws(PolicyRejection) in try TestPolicy.load(policyPath) }),
             trail: trail, engine: engine, logger: logger,
             loadProfile: { path throws(SeccompProfileError) in
-                try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
+                try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }.reference
             })
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [worker], logger: logger))
         let running = Task {

@@ -143,7 +143,7 @@ import Testing
     let loads = Mutex(0)
     let cache = SeccompProfileCache { path throws(SeccompProfileError) in
         loads.withLock { $0 += 1 }
-        return try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
+        return try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }.reference
     }
     let first = try cache.profile(path)
     #expect(try cache.profile(path) == first)
