@@ -20,7 +20,9 @@ public final class SQLiteEventStore: EventStore {
         configuration.busyMode = .timeout(busyTimeout)
         do {
             let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            if !directory.isEmpty, let failure = Directory.make(directory, mode: 0o755) {
+                throw EventStoreError("cannot create \(directory): \(failure)")
+            }
             if oneShot {
                 // One connection: a pool's setup writes a throwaway transaction whenever the WAL file
                 // is missing (an fsync per `airlock run`).
