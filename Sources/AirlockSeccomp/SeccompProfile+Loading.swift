@@ -16,13 +16,15 @@ extension SeccompProfile {
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
     public static func load(path: String, readFile: FileReader, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
-        let bytes: [UInt8]
+        try parse(try read(path, readFile), file: path, programs: programs)
+    }
+
+    private static func read(_ path: String, _ readFile: FileReader) throws(SeccompProfileError) -> [UInt8] {
         do {
-            bytes = try readFile(path)
+            return try readFile(path)
         } catch {
             throw SeccompProfileError(file: path, errors: [SeccompError(.unreadableFile, "cannot read the profile", file: path, cause: "\(error)")])
         }
-        return try parse(bytes, file: path, programs: programs)
     }
 
     /// Validates and compiles a profile's bytes; `file` names it in errors.
@@ -44,12 +46,7 @@ extension SeccompProfile {
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
     public static func reference(path: String, readFile: FileReader, programs: SeccompProgramCache?) throws(SeccompProfileError) -> Reference {
-        let bytes: [UInt8]
-        do {
-            bytes = try readFile(path)
-        } catch {
-            throw SeccompProfileError(file: path, errors: [SeccompError(.unreadableFile, "cannot read the profile", file: path, cause: "\(error)")])
-        }
+        let bytes = try read(path, readFile)
         let digest = digest(of: bytes)
         if programs?.program(for: digest) != nil { return Reference(file: path, digest: digest) }
         return try parse(bytes, digest: digest, file: path, programs: programs).reference
