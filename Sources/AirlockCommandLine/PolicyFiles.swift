@@ -67,10 +67,15 @@ extension PolicyFiles {
         return text
     }
 
-    /// Loads, validates and compiles a seccomp profile; with `programs`, a profile compiled before
-    /// (same bytes, same libseccomp) is not compiled again.
-    public static func seccompProfile(_ path: String, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
-        try SeccompProfile.load(path: path, readFile: readBytes, programs: programs)
+    /// Loads, validates and compiles a seccomp profile.
+    public static func seccompProfile(_ path: String) throws(SeccompProfileError) -> SeccompProfile {
+        try SeccompProfile.load(path: path, readFile: readBytes)
+    }
+
+    /// A seccomp profile for a run (`SeccompProfile.reference`): bytes compiled before (same
+    /// libseccomp, their program in `programs`) are not checked again.
+    public static func seccompReference(_ path: String, programs: SeccompProgramCache?) throws(SeccompProfileError) -> SeccompProfile.Reference {
+        try SeccompProfile.reference(path: path, readFile: readBytes, programs: programs)
     }
 
     /// Compiled seccomp programs in the user's cache directory, beside the engine probes.

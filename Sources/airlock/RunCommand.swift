@@ -101,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
             },
             trail: trail, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
             loadProfile: { [programs = PolicyFiles.seccompProgramCache()] path throws(SeccompProfileError) in
-                try SeccompProfile.reference(path: path, readFile: PolicyFiles.readBytes, programs: programs)
+                try PolicyFiles.seccompReference(path, programs: programs)
             })
 
         var output: OutputForwarding?
