@@ -201,6 +201,12 @@ extension PostgresEventStore {
         var broken = false
         /// Empty until the first connection attempt resolved it.
         var location = ""
+        /// Whether a connection ever worked: a failure before that is a server not reached (a wrong
+        /// host, a server not started), not a connection lost, and the log says which.
+        var everConnected = false
+        /// An outage was logged and the server not reached since: the next success says so, once,
+        /// whichever call it is (the failing call may have given up and thrown).
+        var outageLogged = false
 
         init(connectionString: String, logger: Logger, retryWindow: Duration) {
             self.connectionString = connectionString
@@ -378,14 +384,16 @@ extension PostgresEventStore {
             let clock = ContinuousClock()
             let deadline = clock.now.advanced(by: retryWindow)
             var delay = Duration.milliseconds(50)
-            var lost = false
             while true {
                 let failure: PostgresError
                 do {
                     let connection = try connected()
-                    let result = try body(connection)
-                    if lost { logger.notice("reconnected to PostgreSQL", metadata: ["location": "\(location)"]) }
-                    return result
+                    if outageLogged {
+                        logger.notice(everConnected ? "reconnected to PostgreSQL" : "connected to PostgreSQL", metadata: ["location": "\(location)"])
+                        outageLogged = false
+                    }
+                    everConnected = true
+                    return try body(connection)
                 } catch {
                     guard error.connectionLost else {
                         let why = error.sqlState == "55P03" ? " (another writer held the append lock longer than the retry window)" : ""
@@ -394,10 +402,11 @@ extension PostgresEventStore {
                     failure = error
                     broken = true
                 }
-                if !lost {
+                if !outageLogged {
                     logger.warning(
-                        "PostgreSQL connection lost; reconnecting", metadata: ["location": "\(location)", "error": "\(failure.message)"])
-                    lost = true
+                        everConnected ? "PostgreSQL connection lost; reconnecting" : "cannot connect to PostgreSQL; retrying",
+                        metadata: ["location": "\(location)", "error": "\(failure.message)"])
+                    outageLogged = true
                 }
                 guard clock.now.advanced(by: delay) < deadline else {
                     throw EventStoreError("\(server) is unreachable: \(failure.message)")

@@ -389,12 +389,13 @@ struct PostgresEventStoreTests {
 
     // MARK: A server that goes away
 
-    @Test("server stopped: append fails within the retry window, saying so; restarted: the same store appends again")
+    @Test("server stopped: append fails within the retry window, saying so, and the log names the outage once and its end once; restarted: the same store appends again")
     func serverStoppedAndRestarted() async throws {
         let cluster = try PostgresTestCluster.start()
         defer { cluster.destroy() }
         let connection = try cluster.createDatabase() + " password=hunter2"
-        let store = try await PostgresEventStore(connection: connection, retryWindow: .seconds(1))
+        let log = CapturedLog()
+        let store = try await PostgresEventStore(connection: connection, logger: log.logger, retryWindow: .seconds(1))
         let before = try await store.append(Samples.started(executionID: "exec-before"))
 
         try cluster.stop(mode: .immediate)
@@ -416,20 +417,39 @@ struct PostgresEventStoreTests {
         // The bound is loose on purpose: on a loaded 2-core CI machine one such call took 4.6 s.
         // It still catches a store that never gives up while the server is down.
         #expect(elapsed >= .milliseconds(700) && elapsed < .seconds(10), "retried for about the window: \(elapsed)")
+        // A connection that worked and broke is reported as lost, once for the whole retry window.
+        #expect(log.messages.filter { $0.contains("PostgreSQL connection lost; reconnecting") }.count == 1, "\(log.messages)")
 
-        // Opening fails the same way, naming where.
+        // Opening fails the same way, naming where; its log says the server was never reached,
+        // not that a connection was lost (a wrong host or a server not started, not a flaky link).
+        let openingLog = CapturedLog()
         do {
-            _ = try await PostgresEventStore(connection: connection, retryWindow: .milliseconds(200))
+            _ = try await PostgresEventStore(connection: connection, logger: openingLog.logger, retryWindow: .milliseconds(200))
             Issue.record("opened with the server stopped")
         } catch {
             #expect(error.message.hasPrefix("PostgreSQL at postgresql://postgres@/"), "\(error.message)")
             #expect(error.message.contains(" is unreachable: "), "\(error.message)")
             #expect(!error.message.contains("hunter2"))
         }
+        #expect(openingLog.messages.contains("warning: cannot connect to PostgreSQL; retrying"), "\(openingLog.messages)")
+        #expect(!openingLog.messages.contains { $0.contains("lost") }, "\(openingLog.messages)")
 
+        // A store opened while the server is still down, which comes up within the window: the log
+        // says it could not connect, then that it did.
+        let waitingLog = CapturedLog()
+        let waiting = Task { try await PostgresEventStore(connection: connection, logger: waitingLog.logger, retryWindow: .seconds(60)) }
+        for _ in 0..<200 where !waitingLog.messages.contains(where: { $0.hasPrefix("warning:") }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         try cluster.start()
+        let late = try await waiting.value
+        let outage = waitingLog.messages.filter { !$0.hasPrefix("info:") }
+        #expect(outage == ["warning: cannot connect to PostgreSQL; retrying", "notice: connected to PostgreSQL"], "\(waitingLog.messages)")
+        await late.close()
+
         let after = try await store.append(record)
         #expect(after > before)
+        #expect(log.messages.last == "notice: reconnected to PostgreSQL", "\(log.messages)")
         #expect(try await store.events(matching: EventQuery()).map(\.id) == [before, after])
         await store.close()
     }

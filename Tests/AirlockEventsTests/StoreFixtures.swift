@@ -1,6 +1,7 @@
 import AirlockEvents
 import AirlockTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// The backends the contract suite runs against (PostgreSQL: a throwaway cluster per test, see
@@ -127,5 +128,32 @@ enum Samples {
                     securityContext: "developer", rejectedAt: date.addingTimeInterval(0.5), ruleId: "git-no-force-push",
                     policyDigest: "sha256:policy", tenantId: tenant, args: ["push", "--force"])),
         ]
+    }
+}
+
+/// A logger that keeps what it is told, to check what an operator would read in the log.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var messages: [String] { lock.withLock { lines } }
+
+    var logger: Logger {
+        Logger(label: "test") { _ in Handler(log: self) }
+    }
+
+    private func add(_ line: String) { lock.withLock { lines.append(line) } }
+
+    private struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) { log.add("\(event.level): \(event.message)") }
     }
 }
