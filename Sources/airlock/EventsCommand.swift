@@ -144,9 +144,17 @@ struct TailEvents: AsyncParsableCommand {
 }
 
 enum EventsAccess {
+    /// Reading never creates a SQLite store: a mistyped `--state-dir` or `--events` path must say
+    /// so, not show an empty trail (or a shipper follow one forever).
     static func open(_ audit: AuditOptions) async throws -> any EventStore {
-        do {
-            return try await audit.location().open()
+        do throws(EventStoreError) {
+            let location = try audit.location()
+            if case let .sqlite(path) = location, !FileManager.default.fileExists(atPath: path) {
+                throw EventStoreError(
+                    "no event store at \(path): nothing has been recorded there (airlock run and airlock serve create it on first use);"
+                        + " check --events and --state-dir")
+            }
+            return try await location.open()
         } catch {
             StandardError.print("airlock: \(error.message)")
             throw ExitStatus.error

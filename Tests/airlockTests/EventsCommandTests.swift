@@ -172,6 +172,24 @@ struct EventsCommandTests {
         #expect(try Self.podman(["ps", "--all", "--filter", "name=^\(container)$", "--format", "{{.Names}}"]).isEmpty)
     }
 
+    @Test("list and tail on a store that does not exist: a clear error naming the path, exit 2, and no store created")
+    func missingStore() throws {
+        let state = try Self.scratch() + "/mistyped-state"
+        for command in ["list", "tail"] {
+            let result = try CommandLineTests.airlock(["events", command, "--state-dir", state])
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.contains("no event store at \(state)/events.sqlite"), "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("--state-dir"), "\(result.stderr)")
+        }
+        let events = try Self.scratch() + "/typo.sqlite"
+        let result = try CommandLineTests.airlock(["events", "list", "--events", "sqlite:" + events])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("no event store at \(events)"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state), "a read created the state directory")
+        #expect(!FileManager.default.fileExists(atPath: events), "a read created the store")
+    }
+
     @Test("tail prints what exists, then follows new events in id order")
     func tailFollows() async throws {
         let state = try Self.scratch() + "/state"
