@@ -91,6 +91,11 @@ struct ListEvents: AsyncParsableCommand {
     @Option(help: "At most this many events.")
     var limit: Int = 1000
 
+    func validate() throws {
+        // SQLite reads a negative LIMIT as none at all, PostgreSQL refuses it: neither is what was asked.
+        if limit < 1 { throw ValidationError("--limit must be a positive number of events") }
+    }
+
     func run() async throws {
         let store = try await EventsAccess.open(audit)
         do {

@@ -96,6 +96,17 @@ struct EventsCommandTests {
         let bad = try CommandLineTests.airlock(["events", "list", "--state-dir", state, "--type", "Nope", "--since", "soon"])
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("--type Nope is not an Airlock event type"), "\(bad.stderr)")
+
+        // A second event, so that a limit that does nothing shows.
+        _ = try CommandLineTests.airlock(["run", "--state-dir", state, "--context", "readonly", "--", "git", "push", "--force"])
+        for limit in ["0", "-1"] {
+            let result = try CommandLineTests.airlock(["events", "list", "--state-dir", state, "--limit=\(limit)"])
+            #expect(result.status == 64, "--limit=\(limit): \(result.stdout)")
+            #expect(result.stdout.isEmpty, "--limit=\(limit) printed events")
+            #expect(result.stderr.contains("--limit must be a positive number of events"), "\(result.stderr)")
+        }
+        let one = try CommandLineTests.airlock(["events", "list", "--state-dir", state, "--limit", "1"])
+        #expect(one.status == 0 && one.stdout.split(separator: "\n").count == 1, "\(one.stdout)")
     }
 
     @Test("the store cannot be opened: nothing launched, the denial spooled, a clear error")
