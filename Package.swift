@@ -205,7 +205,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockEventsTests",
-            dependencies: ["AirlockEvents", "AirlockTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "AirlockEvents", "AirlockTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
