@@ -51,6 +51,26 @@ struct PolicyDigestTests {
         #expect(one.digest != two.digest)
     }
 
+    /// Digests are recorded in every event, so operators compare them across releases: the same
+    /// policy must keep its digest. Pinned from the canonical form as first released, escapes and
+    /// non-ASCII text included.
+    @Test("a policy's digest does not change between releases")
+    func digestIsStable() throws {
+        let grammarPath = TestSupport.repositoryRoot + "/policies/grammars/mini.yaml"
+        let grammar = "style: gnu\nsubcommands:\n  log:\n    options: [\"-n, --max-count <number>\", \"--[no-]walk\"]\n  zeta: ~\n"
+        let yaml = """
+            version: 1
+            tools:
+              mini: {grammar: grammars/mini.yaml, image: "airlock/tools:1", entrypoint: [/usr/bin/git], environment: {Z: "1", A: "été"}}
+            contexts:
+              ro:
+                allow:
+                  - {id: a, tool: mini, subcommand: log, reason: "quote \\" backslash \\\\ tab \\t bell \\a newline \\n done ✓"}
+            """
+        let policy = try TestSupport.load(yaml, files: [grammarPath: grammar])
+        #expect(policy.digest == "sha256:82ba050b003092c5e0099adc83bd86d7e36cfb86f40afbb677acb522ce6c4b6b")
+    }
+
     @Test("every decision carries the digest")
     func decisionsCarryDigest() {
         let decision = TestSupport.judge.decide(JudgeRequest(tool: "git", argv: ["log"], securityContext: "readonly"))
