@@ -7,6 +7,8 @@ struct GrammarLoader {
     private var globalOptionsAnywhere = false
     private var optionSets: [String: [OptionSpec]] = [:]
     private var rootOptions = OptionTable([])
+    /// The root command's spellings, by index into `rootOptions.specs`.
+    private var rootSpellings: [String: Int] = [:]
 
     init(file: String) {
         self.reader = YAMLReader(file: file)
@@ -64,33 +66,37 @@ struct GrammarLoader {
     static let commandKeys = ["options", "include", "subcommands", "aliases", "runnable", "number_option", "positionals"]
 
     private mutating func command(_ fields: Fields, name: String, path: [String], isRoot: Bool) -> CommandNode? {
-        let what = isRoot ? "the root command" : "command '\(path.joined(separator: " "))'"
+        // Only messages use it: made when one is.
+        func what() -> String { isRoot ? "the root command" : "command '\(path.joined(separator: " "))'" }
         var specs: [(OptionSpec, Node)] = []
-        if let node = fields["options"], let list = reader.sequence(node, "options of \(what)") {
+        if let node = fields["options"], let list = reader.sequence(node, "options of \(what())") {
             for item in list {
-                if let spec = spec(item, "an option of \(what)") { specs.append((spec, item)) }
+                if let spec = spec(item, "an option of \(what())") { specs.append((spec, item)) }
             }
         }
-        if let node = fields["include"], let items = reader.stringItems(node, "include of \(what)") {
+        if let node = fields["include"], let items = reader.stringItems(node, "include of \(what())") {
             for (setName, item) in items {
                 guard let set = optionSets[setName] else {
                     let known = optionSets.keys.sorted().joined(separator: ", ")
-                    reader.error(.unknownReference, "unknown option set '\(setName)' in \(what) (known: \(known))", at: item)
+                    reader.error(.unknownReference, "unknown option set '\(setName)' in \(what()) (known: \(known))", at: item)
                     continue
                 }
                 specs += set.map { ($0, item) }
             }
         }
-        checkSpellings(specs, in: what)
+        let spellings = checkSpellings(specs, in: what(), isRoot: isRoot)
         let table = OptionTable(specs.map(\.0))
-        if isRoot { rootOptions = table }
+        if isRoot {
+            rootOptions = table
+            rootSpellings = spellings
+        }
 
         var children: [String: CommandNode] = [:]
         var takenNames: [String: String] = [:]
-        if let node = fields["subcommands"], let entries = reader.entries(node, "subcommands of \(what)") {
+        if let node = fields["subcommands"], let entries = reader.entries(node, "subcommands of \(what())") {
             for (childName, keyNode, value) in entries {
                 guard OptionSpec.isValidName(Substring(childName)) else {
-                    reader.error(.invalidValue, "invalid subcommand name '\(childName)' in \(what)", at: keyNode)
+                    reader.error(.invalidValue, "invalid subcommand name '\(childName)' in \(what())", at: keyNode)
                     continue
                 }
                 let childPath = path + [childName]
@@ -105,66 +111,77 @@ struct GrammarLoader {
                 else { continue }
                 for alias in [childName] + child.aliases {
                     if let other = takenNames[alias] {
-                        reader.error(.duplicate, "'\(alias)' names both '\(other)' and '\(childName)' under \(what)", at: keyNode)
+                        reader.error(.duplicate, "'\(alias)' names both '\(other)' and '\(childName)' under \(what())", at: keyNode)
                     }
                     takenNames[alias] = childName
                 }
                 children[childName] = child
             }
         }
-        let aliases = fields["aliases"].flatMap { reader.stringList($0, "aliases of \(what)") } ?? []
-        let runnable = fields["runnable"].flatMap { reader.bool($0, "runnable of \(what)") } ?? children.isEmpty
+        let aliases = fields["aliases"].flatMap { reader.stringList($0, "aliases of \(what())") } ?? []
+        let runnable = fields["runnable"].flatMap { reader.bool($0, "runnable of \(what())") } ?? children.isEmpty
         var numberOption: String?
-        if let node = fields["number_option"], let option = reader.string(node, "number_option of \(what)") {
+        if let node = fields["number_option"], let option = reader.string(node, "number_option of \(what())") {
             let visible = table.spec(named: option) ?? (globalOptionsAnywhere ? rootOptions.spec(named: option) : nil)
             if let visible, visible.arity == .required {
                 numberOption = option
             } else {
-                reader.error(.unknownReference, "number_option '\(option)' of \(what) must name an option of that command that takes a value", at: node)
+                reader.error(.unknownReference, "number_option '\(option)' of \(what()) must name an option of that command that takes a value", at: node)
             }
         }
         let positionals =
-            fields["positionals"].flatMap { reader.choice($0, "positionals of \(what)", as: CommandNode.PositionalKind.self) }
+            fields["positionals"].flatMap { reader.choice($0, "positionals of \(what())", as: CommandNode.PositionalKind.self) }
             ?? .text
         return CommandNode(
             name: name, path: path, aliases: aliases, options: table, subcommands: children, runnable: runnable,
             numberOption: numberOption, positionalKind: positionals)
     }
 
-    private func specs(_ node: Node, _ what: String) -> [OptionSpec] {
-        guard let list = reader.sequence(node, what) else { return [] }
-        return list.compactMap { spec($0, "an option of \(what)") }
+    private func specs(_ node: Node, _ what: @autoclosure () -> String) -> [OptionSpec] {
+        guard let list = reader.sequence(node, what()) else { return [] }
+        return list.compactMap { spec($0, "an option of \(what())") }
     }
 
-    private func spec(_ node: Node, _ what: String) -> OptionSpec? {
-        guard let text = reader.string(node, what) else { return nil }
+    private func spec(_ node: Node, _ what: @autoclosure () -> String) -> OptionSpec? {
+        guard let text = reader.string(node, what()) else { return nil }
         switch OptionSpec.parse(text, style: style) {
         case let .success(spec): return spec
         case let .failure(error):
-            reader.error(.invalidValue, "\(what) '\(text)': \(error.message)", at: node)
+            reader.error(.invalidValue, "\(what()) '\(text)': \(error.message)", at: node)
             return nil
         }
     }
 
     /// A spelling or canonical name used twice where both are visible would make argv ambiguous.
-    private func checkSpellings(_ specs: [(OptionSpec, Node)], in what: String) {
-        var names: [String: String] = [:]
-        var spellings: [String: String] = [:]
-        let inherited = what == "the root command" || !globalOptionsAnywhere ? [] : rootOptions.specs
-        for spec in inherited {
-            for spelling in spec.shorts.map({ "-" + $0 }) + spec.longs.map({ "--" + $0 }) { spellings[spelling] = "the global option '\(spec.name)'" }
-        }
-        for (spec, node) in specs {
-            if let other = names[spec.name] {
-                reader.error(.duplicate, "option name '\(spec.name)' is used twice in \(what) (\(other) and '\(spec.synopsis)')", at: node)
+    ///
+    /// - Returns: each spelling of `specs` (`-x`, `--long`) with the index of its spec.
+    private func checkSpellings(_ specs: [(OptionSpec, Node)], in what: @autoclosure () -> String, isRoot: Bool) -> [String: Int] {
+        // Holders are kept by index, and messages made only for an error: making them for every
+        // spelling, and copying the global options into every command's table, cost ~8 ms per
+        // start with the shipped grammars.
+        let inheritsGlobals = !isRoot && globalOptionsAnywhere
+        var names: [String: Int] = [:]
+        var spellings: [String: Int] = [:]
+        names.reserveCapacity(specs.count)
+        spellings.reserveCapacity(specs.count * 2)
+        for (index, (spec, node)) in specs.enumerated() {
+            if let other = names.updateValue(index, forKey: spec.name) {
+                reader.error(
+                    .duplicate, "option name '\(spec.name)' is used twice in \(what()) ('\(specs[other].0.synopsis)' and '\(spec.synopsis)')",
+                    at: node)
             }
-            names[spec.name] = "'\(spec.synopsis)'"
-            for spelling in spec.shorts.map({ "-" + $0 }) + spec.longs.map({ "--" + $0 }) {
-                if let other = spellings[spelling] {
-                    reader.error(.duplicate, "'\(spelling)' of option '\(spec.name)' is already \(other) in \(what)", at: node)
+            func claim(_ spelling: String) {
+                if let other = spellings.updateValue(index, forKey: spelling) {
+                    reader.error(.duplicate, "'\(spelling)' of option '\(spec.name)' is already option '\(specs[other].0.name)' in \(what())", at: node)
+                } else if inheritsGlobals, let global = rootSpellings[spelling] {
+                    reader.error(
+                        .duplicate, "'\(spelling)' of option '\(spec.name)' is already the global option '\(rootOptions.specs[global].name)' in \(what())",
+                        at: node)
                 }
-                spellings[spelling] = "option '\(spec.name)'"
             }
+            for short in spec.shorts { claim("-" + short) }
+            for long in spec.longs { claim("--" + long) }
         }
+        return spellings
     }
 }

@@ -41,7 +41,10 @@ extension PolicyBuild {
         // The commands the rule can apply to, per tool: the names it uses must exist there.
         var subcommands: [SubcommandPattern]?
         var commandsByTool: [String: [CommandNode]] = [:]
-        for tool in ruleTools { commandsByTool[tool.name] = tool.grammar.allCommandPaths.compactMap { tool.grammar.command(at: $0) } }
+        for tool in ruleTools {
+            if commandsOfTool[tool.name] == nil { commandsOfTool[tool.name] = tool.grammar.allCommandPaths.compactMap { tool.grammar.command(at: $0) } }
+            commandsByTool[tool.name] = commandsOfTool[tool.name]
+        }
         if let node = fields["subcommand"], let items = reader.stringItems(node, "subcommand of \(what)") {
             var patterns: [SubcommandPattern] = []
             var matched: [String: [CommandNode]] = [:]

@@ -46,6 +46,8 @@ struct PolicyBuild {
     /// Grammar file path to its grammar and document (nil when it failed).
     var grammars: [String: (grammar: ToolGrammar, document: Node)?] = [:]
     var ruleIDs: [String: SourceLocation] = [:]
+    /// Tool name to every command of its grammar: each rule checks the names it uses against them.
+    var commandsOfTool: [String: [CommandNode]] = [:]
 
     init(file: String, readFile: @escaping PolicyLoader.FileReader) {
         self.file = file

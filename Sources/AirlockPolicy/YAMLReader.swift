@@ -69,15 +69,15 @@ final class YAMLReader {
     // MARK: Typed reads
 
     /// The entries of a mapping, in file order, keys as strings.
-    func entries(_ node: Node, _ what: String) -> [(key: String, keyNode: Node, value: Node)]? {
+    func entries(_ node: Node, _ what: @autoclosure () -> String) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case let .mapping(mapping) = node else {
-            error(.wrongType, "\(what) must be a mapping (key: value), found \(Self.kind(of: node))", at: node)
+            error(.wrongType, "\(what()) must be a mapping (key: value), found \(Self.kind(of: node))", at: node)
             return nil
         }
         var result: [(String, Node, Node)] = []
         for (key, value) in mapping {
             guard let name = key.scalar?.string else {
-                error(.wrongType, "a key in \(what) must be a plain string", at: key)
+                error(.wrongType, "a key in \(what()) must be a plain string", at: key)
                 continue
             }
             result.append((name, key, value))
@@ -86,111 +86,111 @@ final class YAMLReader {
     }
 
     /// A mapping with a fixed set of keys: unknown keys and missing required ones are errors.
-    func fields(_ node: Node, _ what: String, allowed: [String], required: [String] = []) -> Fields? {
-        guard let entries = entries(node, what) else { return nil }
+    func fields(_ node: Node, _ what: @autoclosure () -> String, allowed: [String], required: [String] = []) -> Fields? {
+        guard let entries = entries(node, what()) else { return nil }
         var values: [String: Node] = [:]
         for (key, keyNode, value) in entries {
             if allowed.contains(key) {
                 values[key] = value
             } else {
-                var message = "unknown key '\(key)' in \(what)"
+                var message = "unknown key '\(key)' in \(what())"
                 if let suggestion = Self.closest(to: key, in: allowed) { message += " (did you mean '\(suggestion)'?)" }
                 message += "; allowed keys: \(allowed.joined(separator: ", "))"
                 error(.unknownKey, message, at: keyNode)
             }
         }
         for key in required where values[key] == nil {
-            error(.missingKey, "\(what) needs '\(key)'", at: node)
+            error(.missingKey, "\(what()) needs '\(key)'", at: node)
         }
         return Fields(node: node, values: values)
     }
 
-    func string(_ node: Node, _ what: String) -> String? {
+    func string(_ node: Node, _ what: @autoclosure () -> String) -> String? {
         guard case let .scalar(scalar) = node else {
-            error(.wrongType, "\(what) must be a string, found \(Self.kind(of: node))", at: node)
+            error(.wrongType, "\(what()) must be a string, found \(Self.kind(of: node))", at: node)
             return nil
         }
         return scalar.string
     }
 
-    func nonEmptyString(_ node: Node, _ what: String) -> String? {
-        guard let value = string(node, what) else { return nil }
+    func nonEmptyString(_ node: Node, _ what: @autoclosure () -> String) -> String? {
+        guard let value = string(node, what()) else { return nil }
         guard !value.isEmpty else {
-            error(.invalidValue, "\(what) must not be empty", at: node)
+            error(.invalidValue, "\(what()) must not be empty", at: node)
             return nil
         }
         return value
     }
 
     /// A list of strings; a single string is read as a list of one.
-    func stringList(_ node: Node, _ what: String) -> [String]? {
+    func stringList(_ node: Node, _ what: @autoclosure () -> String) -> [String]? {
         switch node {
         case let .scalar(scalar):
             return [scalar.string]
         case let .sequence(sequence):
             var result: [String] = []
             for item in sequence {
-                guard let value = string(item, "each item of \(what)") else { return nil }
+                guard let value = string(item, "each item of \(what())") else { return nil }
                 result.append(value)
             }
             return result
         default:
-            error(.wrongType, "\(what) must be a string or a list of strings, found \(Self.kind(of: node))", at: node)
+            error(.wrongType, "\(what()) must be a string or a list of strings, found \(Self.kind(of: node))", at: node)
             return nil
         }
     }
 
     /// A list of string items, each with its own node for locations.
-    func stringItems(_ node: Node, _ what: String) -> [(String, Node)]? {
+    func stringItems(_ node: Node, _ what: @autoclosure () -> String) -> [(String, Node)]? {
         switch node {
         case let .scalar(scalar):
             return [(scalar.string, node)]
         case let .sequence(sequence):
             var result: [(String, Node)] = []
             for item in sequence {
-                guard let value = string(item, "each item of \(what)") else { continue }
+                guard let value = string(item, "each item of \(what())") else { continue }
                 result.append((value, item))
             }
             return result
         default:
-            error(.wrongType, "\(what) must be a string or a list of strings, found \(Self.kind(of: node))", at: node)
+            error(.wrongType, "\(what()) must be a string or a list of strings, found \(Self.kind(of: node))", at: node)
             return nil
         }
     }
 
-    func sequence(_ node: Node, _ what: String) -> [Node]? {
+    func sequence(_ node: Node, _ what: @autoclosure () -> String) -> [Node]? {
         guard case let .sequence(sequence) = node else {
-            error(.wrongType, "\(what) must be a list, found \(Self.kind(of: node))", at: node)
+            error(.wrongType, "\(what()) must be a list, found \(Self.kind(of: node))", at: node)
             return nil
         }
         return Array(sequence)
     }
 
-    func bool(_ node: Node, _ what: String) -> Bool? {
+    func bool(_ node: Node, _ what: @autoclosure () -> String) -> Bool? {
         guard case let .scalar(scalar) = node, scalar.string == "true" || scalar.string == "false" else {
-            error(.wrongType, "\(what) must be true or false", at: node)
+            error(.wrongType, "\(what()) must be true or false", at: node)
             return nil
         }
         return scalar.string == "true"
     }
 
-    func integer(_ node: Node, _ what: String, minimum: Int = 0) -> Int? {
+    func integer(_ node: Node, _ what: @autoclosure () -> String, minimum: Int = 0) -> Int? {
         guard case let .scalar(scalar) = node, let value = Int(scalar.string) else {
-            error(.wrongType, "\(what) must be a whole number", at: node)
+            error(.wrongType, "\(what()) must be a whole number", at: node)
             return nil
         }
         guard value >= minimum else {
-            error(.invalidValue, "\(what) must be at least \(minimum), found \(value)", at: node)
+            error(.invalidValue, "\(what()) must be at least \(minimum), found \(value)", at: node)
             return nil
         }
         return value
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ what: String, as type: T.Type) -> T? where T.RawValue == String {
-        guard let text = string(node, what) else { return nil }
+    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ what: @autoclosure () -> String, as type: T.Type) -> T? where T.RawValue == String {
+        guard let text = string(node, what()) else { return nil }
         guard let value = T(rawValue: text) else {
             let choices = T.allCases.map(\.rawValue).joined(separator: ", ")
-            error(.invalidValue, "\(what) must be one of: \(choices); found '\(text)'", at: node)
+            error(.invalidValue, "\(what()) must be one of: \(choices); found '\(text)'", at: node)
             return nil
         }
         return value

@@ -174,6 +174,38 @@ struct PolicyLoaderTests {
         }
     }
 
+    @Test("an option name or spelling used twice where both are visible is an error naming both")
+    func ambiguousSpellings() {
+        let grammar = """
+            style: gnu
+            global_options: anywhere
+            options:
+              - "-v, --verbose"
+            subcommands:
+              log:
+                options:
+                  - "-n, --max-count <n>"
+                  - "count: --max-count <n>"
+                  - "-v, --invert"
+                  - "--max-count"
+            """
+        let path = TestSupport.repositoryRoot + "/policies/grammars/broken.yaml"
+        let yaml = "version: 1\ntools:\n  b: {grammar: grammars/broken.yaml, image: x:1, entrypoint: [/b]}\ncontexts: {}\n"
+        do {
+            _ = try TestSupport.load(yaml, files: [path: grammar])
+            Issue.record("an ambiguous grammar loaded")
+        } catch {
+            let found = error.errors.map { "\($0.location.line):\($0.location.column): \($0.message)" }
+            #expect(
+                found == [
+                    "9:9: '--max-count' of option 'count' is already option 'max-count' in command 'log'",
+                    "10:9: '-v' of option 'invert' is already the global option 'verbose' in command 'log'",
+                    "11:9: option name 'max-count' is used twice in command 'log' ('-n, --max-count <n>' and '--max-count')",
+                    "11:9: '--max-count' of option 'max-count' is already option 'count' in command 'log'",
+                ])
+        }
+    }
+
     @Test("all errors are reported, not only the first")
     func allErrors() {
         let yaml = "version: 1\n" + Self.gitTool + """
