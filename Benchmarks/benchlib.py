@@ -57,8 +57,9 @@ tenants:
     return policy
 
 
-def bare(engine, entrypoint, command):
-    """The same container Airlock would start, minus Airlock."""
+def bare(engine, entrypoint, command, image="airlock/test:1", environment=()):
+    """The same container Airlock would start, minus Airlock (the limits are the benchmark policy's
+    and the default policy's alike; `environment` as the policy's tool sets it, sorted by name)."""
     name = "bench-" + uuid.uuid4().hex
     mib = 512 << 20
     return [engine, "run", "--rm", "--name", name, "--network", "none", "--read-only", "--cap-drop", "ALL",
@@ -67,7 +68,8 @@ def bare(engine, entrypoint, command):
             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=128:128",
             "--tmpfs", f"/tmp:rw,nosuid,nodev,noexec,size={64 << 20},mode=1777", "--pull", "never",
             "--workdir", "/workspace", "--log-driver", "none", "--runtime", "runc",
-            "--entrypoint", entrypoint, "airlock/test:1"] + command
+            ] + [flag for name, value in sorted(environment) for flag in ("--env", f"{name}={value}")] + [
+            "--entrypoint", entrypoint, image] + command
 
 
 def timed(name, argv, stdout=subprocess.DEVNULL):

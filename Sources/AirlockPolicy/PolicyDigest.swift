@@ -6,7 +6,8 @@ import Yams
 /// Canonical: mappings with sorted keys, no comments, no formatting; so reformatting a file does not
 /// change the digest, and any change of meaning does.
 enum PolicyDigest {
-    static func compute(policy: Node, grammars: [String: Node]) -> String {
+    /// - Parameter grammars: each tool's grammar, in its canonical form (`canonical(_:)`).
+    static func compute(policy: Node, grammars: [String: [UInt8]]) -> String {
         // Built as bytes: the shipped grammars make some 100 KB of canonical text, which String
         // appends, scalar by scalar, took ~4 ms to build at every start.
         var text: [UInt8] = []
@@ -16,7 +17,7 @@ enum PolicyDigest {
             if index > 0 { text.append(UInt8(ascii: ",")) }
             quote(tool, into: &text)
             text.append(UInt8(ascii: ":"))
-            canonical(grammars[tool]!, into: &text)
+            text += grammars[tool]!
         }
         text += "},\"policy\":".utf8
         canonical(policy, into: &text)
@@ -26,6 +27,13 @@ enum PolicyDigest {
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
+    }
+
+    /// The canonical form of one document.
+    static func canonical(_ node: Node) -> [UInt8] {
+        var text: [UInt8] = []
+        canonical(node, into: &text)
+        return text
     }
 
     static func canonical(_ node: Node, into text: inout [UInt8]) {

@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Yams
 
 /// Loads and validates a policy file and the grammar files it names.
@@ -43,8 +45,10 @@ struct PolicyBuild {
     let readFile: PolicyLoader.FileReader
     let reader: YAMLReader
     var grammarErrors: [PolicyError] = []
-    /// Grammar file path to its grammar and document (nil when it failed).
-    var grammars: [String: (grammar: ToolGrammar, document: Node)?] = [:]
+    /// Grammar file path to its grammar and canonical form for the digest (nil when it failed).
+    var grammars: [String: (grammar: ToolGrammar, canonical: [UInt8])?] = [:]
+    /// Grammar files read ahead, in parallel, before the tools that name them are built.
+    var prefetched: [String: GrammarFile] = [:]
     var ruleIDs: [String: SourceLocation] = [:]
     /// Tool name to every command of its grammar: each rule checks the names it uses against them.
     var commandsOfTool: [String: [CommandNode]] = [:]
@@ -75,8 +79,9 @@ struct PolicyBuild {
         }
         let limits = top["arguments"].flatMap { argumentLimits($0, "arguments", inherited: .default) } ?? .default
 
+        if let node = top["tools"] { prefetchGrammars(named: node) }
         var tools: [String: ToolPolicy] = [:]
-        var grammarDocuments: [String: Node] = [:]
+        var grammarDocuments: [String: [UInt8]] = [:]
         if let node = top["tools"], let entries = reader.entries(node, "tools") {
             for (name, keyNode, value) in entries {
                 guard OptionSpec.isValidName(Substring(name)) else {
@@ -167,7 +172,7 @@ struct PolicyBuild {
 
     // MARK: Tools
 
-    mutating func tool(_ name: String, _ node: Node, limits: ArgumentLimits) -> (ToolPolicy, Node)? {
+    mutating func tool(_ name: String, _ node: Node, limits: ArgumentLimits) -> (ToolPolicy, [UInt8])? {
         let what = "tool '\(name)'"
         guard let fields = reader.fields(node, what, allowed: Self.toolKeys, required: ["grammar", "image", "entrypoint"])
         else { return nil }
@@ -229,26 +234,46 @@ struct PolicyBuild {
             seccompProfile: Paths.join(directory, seccomp), runtime: runtime, environment: environment,
             resources: resources, mountRoots: mounts)
         let tool = ToolPolicy(name: name, grammarFile: grammarPath, grammar: loaded.grammar, container: container, argumentLimits: toolLimits)
-        return (tool, loaded.document)
+        return (tool, loaded.canonical)
     }
 
-    mutating func grammar(_ path: String, at node: Node) -> (grammar: ToolGrammar, document: Node)? {
+    mutating func grammar(_ path: String, at node: Node) -> (grammar: ToolGrammar, canonical: [UInt8])? {
         let resolved = Paths.join(directory, path)
         if let cached = grammars[resolved] { return cached }
-        let text: String
-        do {
-            text = try readFile(resolved)
-        } catch {
-            reader.append(PolicyError(.unreadableFile, "cannot read grammar file '\(resolved)'", at: reader.location(node), cause: "\(error)"))
-            grammars[resolved] = .some(nil)
-            return nil
+        let result: (grammar: ToolGrammar, canonical: [UInt8])?
+        switch prefetched.removeValue(forKey: resolved) ?? GrammarFile.load(resolved, readFile: readFile) {
+        case let .unreadable(cause):
+            reader.append(PolicyError(.unreadableFile, "cannot read grammar file '\(resolved)'", at: reader.location(node), cause: cause))
+            result = nil
+        case let .read(grammar, canonical, errors):
+            grammarErrors += errors
+            result = grammar.flatMap { grammar in canonical.map { (grammar, $0) } }
         }
-        var loader = GrammarLoader(file: resolved)
-        let (grammar, document) = loader.load(text)
-        grammarErrors += loader.reader.errors
-        let result = grammar.flatMap { grammar in document.map { (grammar, $0) } }
         grammars[resolved] = .some(result)
         return result
+    }
+
+    /// Reads and loads, in parallel, the grammar files the tools name: they are independent files,
+    /// and the shipped ones (100 KB of YAML) are most of the policy's load time at every start.
+    /// Only reads ahead: what is wrong with a tool entry or a file is reported by `tool` and
+    /// `grammar`, in the order they meet it.
+    mutating func prefetchGrammars(named tools: Node) {
+        guard case let .mapping(entries) = tools else { return }
+        var paths: [String] = []
+        for (_, value) in entries {
+            guard case let .mapping(fields) = value, let path = fields["grammar"]?.scalar?.string, !path.isEmpty else { continue }
+            let resolved = Paths.join(directory, path)
+            if !paths.contains(resolved) { paths.append(resolved) }
+        }
+        guard paths.count > 1 else { return }
+        let files = paths
+        let loaded = Mutex([String: GrammarFile]())
+        let readFile = self.readFile
+        DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+            let file = GrammarFile.load(files[index], readFile: readFile)
+            loaded.withLock { $0[files[index]] = file }
+        }
+        prefetched = loaded.withLock { $0 }
     }
 
     func resources(_ node: Node, _ what: String) -> ResourceLimits {
@@ -388,5 +413,25 @@ enum Quantities {
         guard let value = Int64(body), value >= 0 else { return nil }
         let (product, overflow) = value.multipliedReportingOverflow(by: factor)
         return overflow ? nil : product
+    }
+}
+
+/// One grammar file, read and loaded: what `PolicyBuild` needs of it, all of it `Sendable` (the
+/// YAML tree is not, so the digest's canonical form is made where the file is read).
+enum GrammarFile: Sendable {
+    case unreadable(cause: String)
+    /// `grammar` and `canonical` are nil when `errors` says why.
+    case read(grammar: ToolGrammar?, canonical: [UInt8]?, errors: [PolicyError])
+
+    static func load(_ path: String, readFile: PolicyLoader.FileReader) -> GrammarFile {
+        let text: String
+        do {
+            text = try readFile(path)
+        } catch {
+            return .unreadable(cause: "\(error)")
+        }
+        var loader = GrammarLoader(file: path)
+        let (grammar, document) = loader.load(text)
+        return .read(grammar: grammar, canonical: document.map(PolicyDigest.canonical), errors: loader.reader.errors)
     }
 }

@@ -206,6 +206,41 @@ struct PolicyLoaderTests {
         }
     }
 
+    /// Grammar files are read in parallel; their errors still come in the order of the tools that
+    /// name them (a file named twice reported once), then the policy file's own.
+    @Test("errors in several grammar files are all reported, each with its file, in a stable order")
+    func errorsAcrossGrammarFiles() {
+        let directory = TestSupport.repositoryRoot + "/policies/grammars/"
+        let files = [
+            directory + "one.yaml": "style: gnu\noptions: [\"--x\", \"--x\"]\n",
+            directory + "two.yaml": "style: gnu\nsubcommands:\n  log: {runnable: maybe}\n",
+            directory + "fine.yaml": "style: gnu\nrunnable: true\n",
+        ]
+        let yaml = """
+            version: 1
+            tools:
+              a: {grammar: grammars/one.yaml, image: x:1, entrypoint: [/a]}
+              b: {grammar: grammars/missing.yaml, image: x:1, entrypoint: [/b]}
+              c: {grammar: grammars/two.yaml, image: x:1, entrypoint: [/c]}
+              d: {grammar: grammars/fine.yaml, image: x:1, entrypoint: [/d]}
+              e: {grammar: grammars/one.yaml, image: x:1, entrypoint: [/e]}
+            contexts: {}
+            """
+        do {
+            _ = try TestSupport.load(yaml, files: files)
+            Issue.record("broken grammars loaded")
+        } catch {
+            let found = error.errors.map { "\($0.location.file.split(separator: "/").last!):\($0.location.line): \($0.message)" }
+            #expect(
+                found == [
+                    "one.yaml:2: option name 'x' is used twice in the root command ('--x' and '--x')",
+                    "one.yaml:2: '--x' of option 'x' is already option 'x' in the root command",
+                    "two.yaml:3: runnable of command 'log' must be true or false",
+                    "test.yaml:4: cannot read grammar file '\(directory)missing.yaml'",
+                ], "\(found)")
+        }
+    }
+
     @Test("all errors are reported, not only the first")
     func allErrors() {
         let yaml = "version: 1\n" + Self.gitTool + """
