@@ -42,8 +42,9 @@ extension PolicyBuild {
         var subcommands: [SubcommandPattern]?
         var commandsByTool: [String: [CommandNode]] = [:]
         for tool in ruleTools {
-            if commandsOfTool[tool.name] == nil { commandsOfTool[tool.name] = tool.grammar.allCommandPaths.compactMap { tool.grammar.command(at: $0) } }
-            commandsByTool[tool.name] = commandsOfTool[tool.name]
+            let commands = commandsOfTool[tool.name] ?? tool.grammar.allCommands
+            commandsOfTool[tool.name] = commands
+            commandsByTool[tool.name] = commands
         }
         if let node = fields["subcommand"], let items = reader.stringItems(node, "subcommand of \(what)") {
             var patterns: [SubcommandPattern] = []

@@ -61,15 +61,15 @@ public struct ToolGrammar: Sendable {
         return node
     }
 
-    /// Every command path of the grammar, the root's `[]` first, depth first.
-    public var allCommandPaths: [[String]] {
-        var paths: [[String]] = []
+    /// Every command of the grammar, the root first, depth first.
+    public var allCommands: [CommandNode] {
+        var commands: [CommandNode] = []
         func visit(_ node: CommandNode) {
-            paths.append(node.path)
+            commands.append(node)
             for name in node.subcommands.keys.sorted() { visit(node.subcommands[name]!) }
         }
         visit(root)
-        return paths
+        return commands
     }
 }
 
