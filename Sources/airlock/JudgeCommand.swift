@@ -35,6 +35,7 @@ struct JudgeCommand: ParsableCommand {
             tool: request.command[0], rawArgv: Self.rawArguments(expected: request.command), tenant: request.tenant,
             securityContext: request.context)
         let judge = Judge(policy: loaded)
+        KeptUntilExit.keep(loaded, judge)
         let (decision, evaluations) = explain ? judge.explain(judgeRequest) : (judge.decide(judgeRequest), [])
         switch request.format {
         case .json: print(try DecisionReport(decision, evaluations: explain ? evaluations : nil).json())

@@ -72,6 +72,7 @@ struct RunCommand: AsyncParsableCommand {
             securityContext: request.context, mounts: mountRequests, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
             runtimeOverride: runtime)
         let judge = Judge(policy: loaded)
+        KeptUntilExit.keep(loaded, judge)
         let trail = try await openedTrail
 
         // A denial needs no engine; an allowed command resolves it first, then closes what a
