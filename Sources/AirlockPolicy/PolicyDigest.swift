@@ -66,6 +66,16 @@ enum PolicyDigest {
     /// (lower-case hex), everything else as its UTF-8 bytes.
     static func quote(_ string: String, into text: inout [UInt8]) {
         text.append(UInt8(ascii: "\""))
+        // Nearly every string needs no escape, and is copied whole.
+        let copied = string.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            text.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            text.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): text += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
