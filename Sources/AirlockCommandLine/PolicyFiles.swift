@@ -78,6 +78,17 @@ extension PolicyFiles {
         try SeccompProfile.reference(path: path, readFile: readBytes, programs: programs)
     }
 
+    /// The policies this build has loaded whole and found valid, in the user's cache directory
+    /// beside the engine probes: what lets `judge` and `run` build only the tool they are asked
+    /// about (see `PolicyValidationMemo`). This build is the executable's identity, so that another
+    /// build validates for itself.
+    public static func validationMemo() -> PolicyValidationMemo? {
+        guard let directory = EngineProbeCache.standard(), let build = EngineProbeCache.identity(of: "/proc/self/exe") else { return nil }
+        return PolicyValidationMemo(
+            build: build, read: { name in directory.read(named: name).map { [UInt8]($0) } },
+            write: { name, contents in directory.write(Data(contents), named: name) })
+    }
+
     /// Compiled seccomp programs in the user's cache directory, beside the engine probes.
     public static func seccompProgramCache() -> SeccompProgramCache? {
         guard let directory = EngineProbeCache.standard() else { return nil }

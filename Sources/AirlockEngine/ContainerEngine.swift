@@ -175,7 +175,8 @@ public struct EngineProbeCache: Sendable {
         var engine: ContainerEngine
     }
 
-    static func identity(of path: String) -> String? {
+    /// What tells one version of a file from another: device, inode, size and modification time.
+    public static func identity(of path: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"

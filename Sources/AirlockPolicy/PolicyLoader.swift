@@ -15,8 +15,10 @@ public struct PolicyLoader: Sendable {
         self.readFile = readFile
     }
 
+    /// `scope` and `memo`: for a command asked about one tool, see `load(yaml:file:scope:memo:)`.
+    ///
     /// - Throws: `PolicyLoadError` with every error found; nothing else.
-    public func load(path: String) throws(PolicyLoadError) -> Policy {
+    public func load(path: String, scope: String? = nil, memo: PolicyValidationMemo? = nil) throws(PolicyLoadError) -> Policy {
         let text: String
         do {
             text = try readFile(path)
@@ -25,16 +27,27 @@ public struct PolicyLoader: Sendable {
                 PolicyError(.unreadableFile, "cannot read the policy file", at: SourceLocation(file: path, line: 0, column: 0), cause: "\(error)")
             ])
         }
-        return try load(yaml: text, file: path)
+        return try load(yaml: text, file: path, scope: scope, memo: memo)
     }
 
     /// Loads policy text; relative grammar and seccomp paths resolve against the file's directory.
     ///
+    /// With a `memo`, a whole load that succeeds is remembered there. With a `scope` too, and an
+    /// entry in the memo for these exact files, only the tool named `scope` is built (its grammar,
+    /// and the rules that name it) and the digest is the entry's: a policy that decides for that
+    /// tool exactly as the whole policy does, and knows no other tool (`Policy.scope`). Anything
+    /// amiss in such a load, or no entry, and the whole policy is loaded and checked.
+    ///
     /// - Throws: `PolicyLoadError` with every error found; nothing else.
-    public func load(yaml text: String, file: String) throws(PolicyLoadError) -> Policy {
-        var build = PolicyBuild(file: file, readFile: readFile)
+    public func load(yaml text: String, file: String, scope: String? = nil, memo: PolicyValidationMemo? = nil) throws(PolicyLoadError)
+        -> Policy
+    {
+        var build = PolicyBuild(file: file, readFile: readFile, memo: memo, scope: scope)
         if let policy = build.run(text) { return policy }
-        throw PolicyLoadError(errors: build.allErrors)
+        guard build.scopedDigest != nil else { throw PolicyLoadError(errors: build.allErrors) }
+        var whole = PolicyBuild(file: file, readFile: readFile, memo: memo, scope: nil)
+        if let policy = whole.run(text) { return policy }
+        throw PolicyLoadError(errors: whole.allErrors)
     }
 }
 
@@ -52,12 +65,26 @@ struct PolicyBuild {
     var ruleIDs: [String: SourceLocation] = [:]
     /// Tool name to every command of its grammar: each rule checks the names it uses against them.
     var commandsOfTool: [String: [CommandNode]] = [:]
+    /// Each grammar file the tools name, resolved, and its text (nil: unreadable, `unreadableGrammars` says why).
+    var grammarTexts: [(path: String, text: String?)] = []
+    var unreadableGrammars: [String: String] = [:]
+    /// Tool name to its grammar file, resolved.
+    var grammarPathOfTool: [String: String] = [:]
+    let memo: PolicyValidationMemo?
+    /// The one tool to build, when the memo holds these files (`scopedDigest`).
+    let scope: String?
+    /// The remembered digest, when this build is scoped: only `scope` is built.
+    var scopedDigest: String?
+    /// Tools the policy declares that a scoped build leaves out; rules name them without error.
+    var toolsLeftOut: Set<String> = []
 
-    init(file: String, readFile: @escaping PolicyLoader.FileReader) {
+    init(file: String, readFile: @escaping PolicyLoader.FileReader, memo: PolicyValidationMemo? = nil, scope: String? = nil) {
         self.file = file
         self.directory = Paths.directory(of: file)
         self.readFile = readFile
         self.reader = YAMLReader(file: file)
+        self.memo = memo
+        self.scope = scope
     }
 
     var allErrors: [PolicyError] { reader.errors + grammarErrors }
@@ -79,11 +106,23 @@ struct PolicyBuild {
         }
         let limits = top["arguments"].flatMap { argumentLimits($0, "arguments", inherited: .default) } ?? .default
 
-        if let node = top["tools"] { prefetchGrammars(named: node) }
+        if let node = top["tools"] { readGrammarFiles(named: node) }
+        let memoName = memo?.name(policyFile: file, policyText: text, grammars: grammarTexts)
+        // Scoped only to a tool the policy has: a decision about an unknown tool names the tools it has.
+        if let scope, let scopedGrammar = grammarPathOfTool[scope], let memo, let memoName, let digest = memo.digest(named: memoName) {
+            scopedDigest = digest
+            prefetchGrammars([scopedGrammar])
+        } else {
+            prefetchGrammars(grammarTexts.map(\.path))
+        }
         var tools: [String: ToolPolicy] = [:]
         var grammarDocuments: [String: [UInt8]] = [:]
         if let node = top["tools"], let entries = reader.entries(node, "tools") {
             for (name, keyNode, value) in entries {
+                if scopedDigest != nil, name != scope {
+                    toolsLeftOut.insert(name)
+                    continue
+                }
                 guard OptionSpec.isValidName(Substring(name)) else {
                     reader.error(.invalidValue, "invalid tool name '\(name)'", at: keyNode)
                     continue
@@ -132,16 +171,23 @@ struct PolicyBuild {
         var tenants: [String: Tenant] = [:]
         if let node = top["tenants"], let entries = reader.entries(node, "tenants") {
             for (name, _, value) in entries {
-                if let tenant = tenant(name, value, contexts: Set(contextOrder), tools: Set(knownTools.keys)) {
+                if let tenant = tenant(name, value, contexts: Set(contextOrder), tools: Set(knownTools.keys).union(toolsLeftOut)) {
                     tenants[name] = tenant
                 }
             }
         }
-        let registry = top["registry"].flatMap { self.registry($0, tools: Set(knownTools.keys)) }
+        let registry = top["registry"].flatMap { self.registry($0, tools: Set(knownTools.keys).union(toolsLeftOut)) }
         guard allErrors.isEmpty else { return nil }
-        let digest = PolicyDigest.compute(policy: document, grammars: grammarDocuments)
+        let digest: String
+        if let scopedDigest {
+            digest = scopedDigest
+        } else {
+            digest = PolicyDigest.compute(policy: document, grammars: grammarDocuments)
+            if let memo, let memoName { memo.remember(digest, named: memoName) }
+        }
         return Policy(
-            file: file, digest: digest, argumentLimits: limits, tools: tools, contexts: contexts, tenants: tenants, registry: registry)
+            file: file, digest: digest, argumentLimits: limits, tools: tools, contexts: contexts, tenants: tenants, registry: registry,
+            scope: scopedDigest == nil ? nil : scope)
     }
 
     /// The context and its ancestors, ancestors first, each once; nil on a cycle (reported).
@@ -241,7 +287,7 @@ struct PolicyBuild {
         let resolved = Paths.join(directory, path)
         if let cached = grammars[resolved] { return cached }
         let result: (grammar: ToolGrammar, canonical: [UInt8])?
-        switch prefetched.removeValue(forKey: resolved) ?? GrammarFile.load(resolved, readFile: readFile) {
+        switch prefetched.removeValue(forKey: resolved) ?? loadGrammar(resolved) {
         case let .unreadable(cause):
             reader.append(PolicyError(.unreadableFile, "cannot read grammar file '\(resolved)'", at: reader.location(node), cause: cause))
             result = nil
@@ -253,37 +299,46 @@ struct PolicyBuild {
         return result
     }
 
-    /// Reads and loads, in parallel, the grammar files the tools name: they are independent files,
-    /// and the shipped ones (100 KB of YAML) are most of the policy's load time at every start.
-    /// Only reads ahead: what is wrong with a tool entry or a file is reported by `tool` and
-    /// `grammar`, in the order they meet it.
-    mutating func prefetchGrammars(named tools: Node) {
+    /// Reads every grammar file the tools name, once: their bytes name the memo's entry, and the
+    /// grammars are loaded from these texts. Only reads: what is wrong with a tool entry or a file
+    /// is reported by `tool` and `grammar`, in the order they meet it.
+    mutating func readGrammarFiles(named tools: Node) {
         guard case let .mapping(entries) = tools else { return }
-        var paths: [String] = []
-        for (_, value) in entries {
+        for (key, value) in entries {
             guard case let .mapping(fields) = value, let path = fields["grammar"]?.scalar?.string, !path.isEmpty else { continue }
             let resolved = Paths.join(directory, path)
-            if !paths.contains(resolved) { paths.append(resolved) }
-        }
-        guard paths.count > 1 else { return }
-        // Read first (fast), then load the largest first: one large file (aws) is ~40% of the work,
-        // and started last it would run alone on one core while the other idles.
-        var read: [(path: String, text: String)] = []
-        var unreadable: [String: GrammarFile] = [:]
-        for path in paths {
+            if let name = key.scalar?.string { grammarPathOfTool[name] = resolved }
+            if grammarTexts.contains(where: { $0.path == resolved }) { continue }
             do {
-                read.append((path, try readFile(path)))
+                grammarTexts.append((resolved, try readFile(resolved)))
             } catch {
-                unreadable[path] = .unreadable(cause: "\(error)")
+                grammarTexts.append((resolved, nil))
+                unreadableGrammars[resolved] = "\(error)"
             }
         }
-        let files = read.sorted { $0.text.utf8.count > $1.text.utf8.count }
-        let loaded = Mutex(unreadable)
-        DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            let file = GrammarFile.load(files[index].path, text: files[index].text)
-            loaded.withLock { $0[files[index].path] = file }
+    }
+
+    /// Loads, in parallel, the grammar files at `paths` from the texts read: they are independent
+    /// files, and the shipped ones (100 KB of YAML) are most of the policy's load time.
+    mutating func prefetchGrammars(_ paths: [String]) {
+        let files = grammarTexts.compactMap { file in file.text.flatMap { paths.contains(file.path) ? (file.path, $0) : nil } }
+        guard files.count > 1 else { return }
+        // The largest first: one large file (aws) is ~40% of the work, and started last it would run
+        // alone on one core while the other idles.
+        let ordered = files.sorted { $0.1.utf8.count > $1.1.utf8.count }
+        let loaded = Mutex<[String: GrammarFile]>([:])
+        DispatchQueue.concurrentPerform(iterations: ordered.count) { index in
+            let file = GrammarFile.load(ordered[index].0, text: ordered[index].1)
+            loaded.withLock { $0[ordered[index].0] = file }
         }
         prefetched = loaded.withLock { $0 }
+    }
+
+    /// A grammar file not loaded ahead: from the text read, else read now.
+    func loadGrammar(_ path: String) -> GrammarFile {
+        if let cause = unreadableGrammars[path] { return .unreadable(cause: cause) }
+        if let file = grammarTexts.first(where: { $0.path == path }), let text = file.text { return GrammarFile.load(path, text: text) }
+        return GrammarFile.load(path, readFile: readFile)
     }
 
     func resources(_ node: Node, _ what: String) -> ResourceLimits {

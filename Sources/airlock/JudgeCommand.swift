@@ -26,7 +26,9 @@ struct JudgeCommand: ParsableCommand {
     func run() throws {
         let loaded: Policy
         do {
-            loaded = try PolicyFiles.loader.load(path: request.policy)
+            // --explain lists every rule of the tool: the whole policy, as `policy check` sees it.
+            loaded = try PolicyFiles.loader.load(
+                path: request.policy, scope: explain ? nil : request.command[0], memo: PolicyFiles.validationMemo())
         } catch {
             PolicyFiles.report(error)
             throw ExitStatus.error

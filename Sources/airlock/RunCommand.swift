@@ -55,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
         async let engineLookup = Self.resolveEngine(engine)
         let loaded: Policy
         do {
-            loaded = try PolicyFiles.loader.load(path: request.policy)
+            loaded = try PolicyFiles.loader.load(path: request.policy, scope: request.command[0], memo: PolicyFiles.validationMemo())
         } catch {
             PolicyFiles.report(error)
             throw ExitStatus.error

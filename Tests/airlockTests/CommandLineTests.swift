@@ -166,6 +166,37 @@ struct CommandLineTests {
         #expect(run.stdout.isEmpty)
     }
 
+    @Test("judge remembers a policy it loaded whole, answers the same from a scoped load, and still rejects it once a grammar breaks")
+    func validationMemo() throws {
+        let root = NSTemporaryDirectory() + "airlock-memo-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/cache", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.repositoryRoot + "/policies", toPath: root + "/policies")
+        let environment = ["XDG_CACHE_HOME": root + "/cache"]
+        let arguments = ["judge", "--policy", root + "/policies/default.yaml", "--context", "readonly", "--format", "json", "--", "git", "log"]
+        func memoEntries() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: root + "/cache/airlock").filter { $0.hasPrefix("policy-") }
+        }
+
+        let whole = try Self.airlock(arguments, environment: environment)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(try memoEntries().count == 1)
+        let scoped = try Self.airlock(arguments, environment: environment)
+        #expect(scoped.status == 0)
+        #expect(scoped.stdout == whole.stdout)
+
+        // Another tool's grammar, broken: the files are not those remembered, so the whole policy is
+        // loaded again, and rejected.
+        let aws = root + "/policies/grammars/aws.yaml"
+        try (try String(contentsOfFile: aws, encoding: .utf8) + "\nbogus_key: 1\n").write(toFile: aws, atomically: true, encoding: .utf8)
+        let broken = try Self.airlock(arguments, environment: environment)
+        #expect(broken.status == 2)
+        #expect(broken.stderr.contains("aws.yaml"), "\(broken.stderr)")
+        #expect(broken.stderr.contains("bogus_key"), "\(broken.stderr)")
+        #expect(broken.stdout.isEmpty)
+        #expect(try memoEntries().count == 1)
+    }
+
     @Test("judge: usage errors exit with 64 and say what is missing")
     func usage() throws {
         let run = try Self.airlock(["judge", "--context", "readonly"])
