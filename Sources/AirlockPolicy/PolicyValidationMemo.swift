@@ -5,8 +5,8 @@ import Crypto
 ///
 /// With it, a one-shot command asked about one tool (`airlock run`, `airlock judge`) loads that
 /// tool's grammar and the rules that name it, and takes the digest from the entry, instead of
-/// loading every grammar at every start (~7 ms of a run under the shipped policy, most of its own
-/// cost). What such a load decides is what the whole policy decides: the tool's entry, grammar and
+/// loading every grammar at every start (~6 ms of a run under the shipped policy, about half its
+/// own cost). What such a load decides is what the whole policy decides: the tool's entry, grammar and
 /// rules are still read from the files and built, and no other tool's rule can decide for it.
 /// What an entry stands for is the rest of the validation, and the digest:
 /// - a policy with an error anywhere is never remembered, so it is rejected at every load;
