@@ -22,8 +22,12 @@ enum PolicyDigest {
         text += "},\"policy\":".utf8
         canonical(policy, into: &text)
         text.append(UInt8(ascii: "}"))
-        let digest = SHA256.hash(data: text)
-        return "sha256:" + digest.map { byte in
+        return "sha256:" + hex(SHA256.hash(data: text))
+    }
+
+    /// A sha256 in lower-case hex, two digits a byte.
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()

@@ -65,9 +65,8 @@ struct PolicyBuild {
     var ruleIDs: [String: SourceLocation] = [:]
     /// Tool name to every command of its grammar: each rule checks the names it uses against them.
     var commandsOfTool: [String: [CommandNode]] = [:]
-    /// Each grammar file the tools name, resolved, and its text (nil: unreadable, `unreadableGrammars` says why).
+    /// Each grammar file the tools name, resolved, and its text (nil: unreadable; its cause waits in `prefetched`).
     var grammarTexts: [(path: String, text: String?)] = []
-    var unreadableGrammars: [String: String] = [:]
     /// Tool name to its grammar file, resolved.
     var grammarPathOfTool: [String: String] = [:]
     let memo: PolicyValidationMemo?
@@ -313,7 +312,7 @@ struct PolicyBuild {
                 grammarTexts.append((resolved, try readFile(resolved)))
             } catch {
                 grammarTexts.append((resolved, nil))
-                unreadableGrammars[resolved] = "\(error)"
+                prefetched[resolved] = .unreadable(cause: "\(error)")
             }
         }
     }
@@ -331,13 +330,12 @@ struct PolicyBuild {
             let file = GrammarFile.load(ordered[index].0, text: ordered[index].1)
             loaded.withLock { $0[ordered[index].0] = file }
         }
-        prefetched = loaded.withLock { $0 }
+        prefetched.merge(loaded.withLock { $0 }) { $1 }
     }
 
     /// A grammar file not loaded ahead: from the text read, else read now.
     func loadGrammar(_ path: String) -> GrammarFile {
-        if let cause = unreadableGrammars[path] { return .unreadable(cause: cause) }
-        if let file = grammarTexts.first(where: { $0.path == path }), let text = file.text { return GrammarFile.load(path, text: text) }
+        if let text = grammarTexts.first(where: { $0.path == path })?.text { return GrammarFile.load(path, text: text) }
         return GrammarFile.load(path, readFile: readFile)
     }
 

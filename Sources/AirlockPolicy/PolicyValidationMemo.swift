@@ -51,8 +51,7 @@ public struct PolicyValidationMemo: Sendable {
                 add("unreadable".utf8)
             }
         }
-        return "policy-" + hasher.finalize().map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
-            + ".digest"
+        return "policy-" + PolicyDigest.hex(hasher.finalize()) + ".digest"
     }
 
     /// The digest remembered under `name`; nil when there is none, or what is there is not a digest.

@@ -166,24 +166,31 @@ struct CommandLineTests {
         #expect(run.stdout.isEmpty)
     }
 
-    @Test("judge remembers a policy it loaded whole, answers the same from a scoped load, and still rejects it once a grammar breaks")
-    func validationMemo() throws {
+    @Test(
+        "judge and run remember a policy they loaded whole, answer the same from a scoped load, and still reject it once a grammar breaks",
+        arguments: [
+            // A denial: run needs no engine for it, and both print the rule and reason.
+            ["judge", "--format", "json"], ["run"],
+        ])
+    func validationMemo(_ command: [String]) throws {
         let root = NSTemporaryDirectory() + "airlock-memo-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/cache", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.repositoryRoot + "/policies", toPath: root + "/policies")
         let environment = ["XDG_CACHE_HOME": root + "/cache"]
-        let arguments = ["judge", "--policy", root + "/policies/default.yaml", "--context", "readonly", "--format", "json", "--", "git", "log"]
+        let arguments = command + ["--policy", root + "/policies/default.yaml", "--context", "developer", "--", "git", "push", "--force", "origin", "main"]
         func memoEntries() throws -> [String] {
             try FileManager.default.contentsOfDirectory(atPath: root + "/cache/airlock").filter { $0.hasPrefix("policy-") }
         }
 
         let whole = try Self.airlock(arguments, environment: environment)
-        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(whole.status == 3, "\(whole.stderr)")
+        #expect((whole.stdout + whole.stderr).contains("git-no-force-push"), "\(whole.stdout) \(whole.stderr)")
         #expect(try memoEntries().count == 1)
         let scoped = try Self.airlock(arguments, environment: environment)
-        #expect(scoped.status == 0)
+        #expect(scoped.status == 3)
         #expect(scoped.stdout == whole.stdout)
+        #expect(scoped.stderr == whole.stderr)
 
         // Another tool's grammar, broken: the files are not those remembered, so the whole policy is
         // loaded again, and rejected.
@@ -193,7 +200,7 @@ struct CommandLineTests {
         #expect(broken.status == 2)
         #expect(broken.stderr.contains("aws.yaml"), "\(broken.stderr)")
         #expect(broken.stderr.contains("bogus_key"), "\(broken.stderr)")
-        #expect(broken.stdout.isEmpty)
+        #expect(!broken.stderr.contains("git-no-force-push"))
         #expect(try memoEntries().count == 1)
     }
 
