@@ -20,7 +20,7 @@ struct CommandOutput: Sendable {
                 var options = PlatformOptions()
                 options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
                 let result = try await Subprocess.run(
-                    .path(FilePath(path)), arguments: Arguments(arguments), platformOptions: options,
+                    .path(FilePath(path)), arguments: Arguments(arguments), environment: EngineEnvironment.subprocess, platformOptions: options,
                     output: .string(limit: 4 << 20), error: .string(limit: 4 << 20))
                 let status: Int32 =
                     switch result.terminationStatus {

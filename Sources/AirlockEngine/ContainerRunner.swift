@@ -105,7 +105,8 @@ public struct ContainerRunner: Sendable {
                 // Never signal the engine CLI on our own cancellation: the container is stopped by name.
                 options.teardownSequence = []
                 let result = try await Subprocess.run(
-                    .path(FilePath(engine.path)), arguments: Arguments(argv), workingDirectory: FilePath(directory.path), platformOptions: options,
+                    .path(FilePath(engine.path)), arguments: Arguments(argv), environment: EngineEnvironment.subprocess,
+                    workingDirectory: FilePath(directory.path), platformOptions: options,
                     input: .fileDescriptor(FileDescriptor(rawValue: stdinPipe.readEnd), closeAfterSpawningProcess: true),
                     output: .fileDescriptor(FileDescriptor(rawValue: stdoutPipe.writeEnd), closeAfterSpawningProcess: true),
                     error: .fileDescriptor(FileDescriptor(rawValue: stderrPipe.writeEnd), closeAfterSpawningProcess: true)

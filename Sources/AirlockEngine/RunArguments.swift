@@ -8,6 +8,8 @@ import AirlockPolicy
 public enum RunArguments {
     public static let user = "65534:65534"
     public static let workdir = "/workspace"
+    /// The tool's PATH when the policy sets none: never the engine's or the image's choice.
+    public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     public static func build(_ spec: ContainerRunSpec, for engine: EngineKind) -> [String] {
         let container = spec.container
@@ -34,16 +36,20 @@ public enum RunArguments {
         argv += ["--tmpfs", "/tmp:rw,nosuid,nodev,noexec,size=\(limits.tmpfsBytes),mode=1777"]
         argv += ["--pull", "never"]
         argv += ["--workdir", workdir]
+        argv += pinnedDefaults(for: engine)
         // Output goes to Airlock through the attached pipes only; no engine-side copy on disk.
         argv += ["--log-driver", "none"]
         if let runtime = spec.runtime {
             argv += ["--runtime", runtime]
             if runtime.hasSuffix("runsc"), engine == .podman {
-                // gVisor: its own network stack off, and no cgroup setup it cannot do here.
-                argv += ["--runtime-flag", "network=none", "--runtime-flag", "ignore-cgroups"]
+                // gVisor: its own network stack off, and no cgroup setup it cannot do here. Without
+                // oci-seccomp, runsc ignores the OCI seccomp profile: the policy's must apply.
+                argv += ["--runtime-flag", "network=none", "--runtime-flag", "ignore-cgroups", "--runtime-flag", "oci-seccomp"]
             }
         }
-        for (name, value) in container.environment.sorted(by: { $0.key < $1.key }) {
+        var environment = container.environment
+        if environment["PATH"] == nil { environment["PATH"] = defaultPath }
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
             argv += ["--env", "\(name)=\(value)"]
         }
         for mount in spec.mounts {
@@ -53,6 +59,27 @@ public enum RunArguments {
         argv.append(container.image)
         argv += container.entrypoint.dropFirst()
         argv += spec.arguments
+        return argv
+    }
+
+    /// Flags that only restate what Airlock expects, so that an engine's configuration
+    /// (`containers.conf`, `daemon.json`) cannot widen the sandbox behind the policy's back: no init
+    /// process, a private IPC namespace without `/dev/shm` or a writable `/dev/mqueue` (no writable
+    /// place beyond the policy's),
+    /// a private cgroup namespace. Podman copies its own proxy variables into the container
+    /// (`--http-proxy`), mounts writable, executable tmpfs on `/run` and `/var/tmp` under
+    /// `--read-only` (`--read-only-tmpfs`), adds `containers.conf`'s `env` and the image's (only
+    /// `--unsetenv-all` removes them) and may take the host's whole environment (`env_host`),
+    /// share the host's pid or uts namespace (`pidns`, `utsns`), or run systemd mode.
+    static func pinnedDefaults(for engine: EngineKind) -> [String] {
+        // `--ipc none` still mounts a writable `/dev/mqueue`; a read-only tmpfs covers it.
+        var argv = ["--init=false", "--ipc", "none", "--cgroupns", "private", "--tmpfs", "/dev/mqueue:ro,nosuid,nodev,noexec,size=4k"]
+        if engine == .podman {
+            argv += [
+                "--http-proxy=false", "--read-only-tmpfs=false", "--unsetenv-all", "--env-host=false", "--systemd=false",
+                "--pid", "private", "--uts", "private",
+            ]
+        }
         return argv
     }
 

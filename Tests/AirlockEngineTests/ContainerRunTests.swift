@@ -95,6 +95,58 @@ struct ContainerRunTests {
         #expect(!out.contains("AIRLOCK_HOST_ONLY_PROBE") && !out.contains("leaked"))
     }
 
+    /// The proxy variables (podman copies them into every container unless told not to),
+    /// credentials and anything else of Airlock's environment stay out; the image's and the
+    /// engine's defaults (podman's `TERM`, `container`) too. What remains is the policy's
+    /// environment, Airlock's PATH, and the container's own HOSTNAME.
+    @Test("the tool's environment is exactly the policy's", arguments: EngineFixture.engineNames)
+    func environment(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let planted = [
+            "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
+            "AIRLOCK_HOST_ONLY_PROBE", "AWS_SECRET_ACCESS_KEY",
+        ]
+        for name in planted { setenv(name, "http://planted:secret@127.0.0.1:9", 1) }
+        defer { for name in planted { unsetenv(name) } }
+        var spec = EngineFixture.spec("", engine: engine)
+        spec.container.entrypoint = ["/bin/env"]
+        spec.container.environment = ["HOME": "/tmp", "POLICY_VARIABLE": "from the policy"]
+        spec.arguments = []
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        let out = EngineFixture.text(result.stdout)
+        #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr))")
+        var variables: [String: String] = [:]
+        for line in out.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            variables[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        #expect(variables["HOME"] == "/tmp")
+        #expect(variables["POLICY_VARIABLE"] == "from the policy")
+        #expect(variables["PATH"] == RunArguments.defaultPath)
+        #expect(Set(variables.keys).subtracting(["HOSTNAME"]) == ["HOME", "POLICY_VARIABLE", "PATH"], "\(out)")
+        #expect(!out.contains("planted") && !out.contains("secret"))
+    }
+
+    /// Podman's `--read-only-tmpfs` default mounts writable, executable tmpfs on `/run` and
+    /// `/var/tmp` beside the policy's `/tmp`; `--ipc` modes other than none give a writable
+    /// `/dev/shm`. The only writable places are the policy's `/tmp`, and it is not executable.
+    @Test("the only writable place is the policy's /tmp, size-limited and not executable", arguments: EngineFixture.engineNames)
+    func writablePlaces(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let candidates = ["/", "/tmp", "/var/tmp", "/run", "/run/lock", "/dev", "/dev/shm", "/dev/mqueue", "/workspace", "/etc", "/home", "/root"]
+        let script =
+            "for d in \(candidates.joined(separator: " ")); do touch $d/.airlock-w 2>/dev/null && echo \"writable $d\"; done; "
+            + "cp /bin/true /tmp/t 2>/dev/null; chmod +x /tmp/t; /tmp/t 2>/dev/null && echo tmp-executes; "
+            + "head -c 40000000 /dev/zero > /tmp/big 2>/dev/null || echo tmp-full; true"
+        let result = try await ContainerRunner(engine: engine).run(
+            EngineFixture.spec(script, engine: engine, image: "airlock/tools:1", configure: { $0.tmpfsBytes = 16 << 20 }))
+        let lines = EngineFixture.text(result.stdout).split(separator: "\n").map(String.init)
+        #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr))")
+        #expect(lines.filter { $0.hasPrefix("writable") } == ["writable /tmp"], "\(lines)")
+        #expect(!lines.contains("tmp-executes"))
+        #expect(lines.contains("tmp-full"))
+    }
+
     @Test("a fork bomb is contained by the pids limit", arguments: EngineFixture.engineNames)
     func forkBomb(engineName: String) async throws {
         let engine = try await EngineFixture.engine(engineName)
@@ -268,5 +320,21 @@ struct GVisorTests {
         let result = try await ContainerRunner(engine: engine).run(spec)
         #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr))")
         #expect(EngineFixture.text(result.stdout).split(separator: "\n") == ["65534", "lo", "root-read-only"])
+    }
+
+    /// runsc ignores an OCI seccomp profile unless told `--oci-seccomp`: without it a container
+    /// under gVisor ran with `Seccomp: 0`, and unshare and ptrace succeeded.
+    @Test("under runsc the policy's seccomp profile is applied")
+    func runscSeccomp() async throws {
+        let engine = try await EngineFixture.engine("podman")
+        let probes = Mount(hostPath: EngineFixture.probeDirectory, containerPath: "/workspace/bin", writable: false)
+        let script = "grep '^Seccomp:' /proc/self/status; for p in unshare ptrace mount keyctl bpf clone-newns; do /workspace/bin/syscall-probe $p; done"
+        var spec = EngineFixture.spec(script, engine: engine, mounts: [probes])
+        spec.runtimeOverride = "/usr/bin/runsc"
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        let lines = EngineFixture.text(result.stdout).split(separator: "\n").map(String.init)
+        #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr)) \(lines)")
+        #expect(lines.first?.hasSuffix("2") == true, "\(lines)")
+        #expect(lines.dropFirst().count == 6 && lines.dropFirst().allSatisfy { $0.contains(": refused") }, "\(lines)")
     }
 }

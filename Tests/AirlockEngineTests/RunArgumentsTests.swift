@@ -40,7 +40,7 @@ struct RunArgumentsTests {
         #expect(Self.values(argv, "--pids-limit") == ["64"])
         #expect(Self.values(argv, "--cpus") == ["0.5"])
         #expect(Self.values(argv, "--ulimit") == ["nofile=512:512", "nproc=64:64"])
-        #expect(Self.values(argv, "--tmpfs") == ["/tmp:rw,nosuid,nodev,noexec,size=\(16 << 20),mode=1777"])
+        #expect(Self.values(argv, "--tmpfs") == ["/tmp:rw,nosuid,nodev,noexec,size=\(16 << 20),mode=1777", "/dev/mqueue:ro,nosuid,nodev,noexec,size=4k"])
         #expect(Self.values(argv, "--pull") == ["never"])
         #expect(Self.values(argv, "--workdir") == ["/workspace"])
         #expect(Self.values(argv, "--name") == ["airlock-e1"])
@@ -48,8 +48,31 @@ struct RunArgumentsTests {
             Self.values(argv, "--label") == [
                 "airlock.execution_id=e1", "airlock.tool=git", "airlock.tenant=acme", "airlock.owner=h:7",
             ])
-        #expect(Self.values(argv, "--env") == ["A=1", "HOME=/tmp"])
+        #expect(Self.values(argv, "--env") == ["A=1", "HOME=/tmp", "PATH=\(RunArguments.defaultPath)"])
         #expect(!argv.contains("--privileged"))
+    }
+
+    @Test("engine defaults a host's configuration could widen are pinned", arguments: EngineKind.allCases)
+    func pinnedDefaults(engine: EngineKind) {
+        let argv = RunArguments.build(Self.spec(), for: engine)
+        #expect(argv.contains("--init=false"))
+        #expect(Self.values(argv, "--ipc") == ["none"])
+        #expect(Self.values(argv, "--cgroupns") == ["private"])
+        let podmanOnly = ["--http-proxy=false", "--read-only-tmpfs=false", "--unsetenv-all", "--env-host=false", "--systemd=false"]
+        for flag in podmanOnly { #expect(argv.contains(flag) == (engine == .podman), "\(flag)") }
+        #expect(Self.values(argv, "--pid") == (engine == .podman ? ["private"] : []))
+        #expect(Self.values(argv, "--uts") == (engine == .podman ? ["private"] : []))
+        // All before the image: none of them can be taken for the tool's arguments.
+        let image = argv.firstIndex(of: "airlock/tools:1")!
+        #expect(argv.firstIndex(of: "--init=false")! < image)
+    }
+
+    @Test("the policy's PATH is kept; without one the tool gets Airlock's, not the engine's or the image's")
+    func path() {
+        var spec = Self.spec()
+        spec.container.environment["PATH"] = "/opt/tool/bin"
+        #expect(Self.values(RunArguments.build(spec, for: .docker), "--env").contains("PATH=/opt/tool/bin"))
+        #expect(Self.values(RunArguments.build(spec, for: .docker), "--env").filter { $0.hasPrefix("PATH=") }.count == 1)
     }
 
     @Test("the caller's arguments come only after the image and entrypoint, never as engine flags")
@@ -91,7 +114,7 @@ struct RunArgumentsTests {
         #expect(Self.values(RunArguments.build(Self.spec(runtime: "runc"), for: .podman), "--runtime") == ["runc"])
         #expect(!RunArguments.build(Self.spec(), for: .podman).contains("--runtime"))
         let gvisor = RunArguments.build(Self.spec(runtime: "/usr/bin/runsc"), for: .podman)
-        #expect(Self.values(gvisor, "--runtime-flag") == ["network=none", "ignore-cgroups"])
+        #expect(Self.values(gvisor, "--runtime-flag") == ["network=none", "ignore-cgroups", "oci-seccomp"])
     }
 
     @Test("a caller may shorten the deadline, never lengthen it")
