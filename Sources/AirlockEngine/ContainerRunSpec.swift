@@ -1,4 +1,5 @@
 import AirlockPolicy
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -52,6 +53,17 @@ public struct ContainerRunSpec: Sendable, Hashable {
         let policy = Duration.milliseconds(Int64(container.timeoutSeconds * 1000))
         guard let timeoutOverride else { return policy }
         return min(timeoutOverride, policy)
+    }
+}
+
+extension ContainerSpec {
+    /// The same settings with the seccomp profile's path absolute: the engine runs in a working
+    /// directory of its own, and the canary and the tool must name the same file.
+    public var resolvingSeccompProfile: ContainerSpec {
+        guard !seccompProfile.hasPrefix("/") else { return self }
+        var resolved = self
+        resolved.seccompProfile = FileManager.default.currentDirectoryPath + "/" + seccompProfile
+        return resolved
     }
 }
 

@@ -73,6 +73,8 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
     public var requestedSubcommand: String
     public var policyDigest: String
     public var seccompProfileDigest: String
+    /// The canary's report of the tool's sandbox, as attested before the launch (`sha256:…`).
+    public var sandboxDigest: String?
     /// `podman 4.3.1`, `docker 28.2.2`.
     public var engine: String
     /// The container's name (`airlock-<execution_id>`): what reconciliation kills after a crash.
@@ -85,9 +87,10 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
     public init(
         executionId: String, toolName: String, dockerImage: String, command: [String], args: [String], tenantId: String,
         startedAt: Date = Date(), securityContext: String, ruleId: String, requestedSubcommand: String, policyDigest: String,
-        seccompProfileDigest: String, engine: String, containerName: String, owner: String, timeoutMs: Int64,
-        traceId: String? = nil
+        seccompProfileDigest: String, sandboxDigest: String? = nil, engine: String, containerName: String, owner: String,
+        timeoutMs: Int64, traceId: String? = nil
     ) {
+        self.sandboxDigest = sandboxDigest
         self.executionId = executionId
         self.toolName = toolName
         self.dockerImage = dockerImage

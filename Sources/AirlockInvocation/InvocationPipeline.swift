@@ -80,6 +80,9 @@ public struct Refusal: Sendable, Error, CustomStringConvertible {
         case engine
         /// The audit store cannot take `CliToolInvocationStarted`.
         case auditStore = "audit_store"
+        /// The canary found the tool's sandbox other than the policy asks (a setting the engine or
+        /// the host dropped or widened), or could not run to find out: the operator's to fix.
+        case sandbox
     }
 
     public var kind: Kind
@@ -103,14 +106,21 @@ public struct InvocationPipeline: Sendable {
     /// The engine, resolved when an allowed invocation first needs it (a denial never needs one).
     public var engine: EngineSource
     public var trail: AuditTrail
+    /// Attests each tool's sandbox before its first launch (and again whenever its settings or the
+    /// engine's configuration change): nothing runs in a sandbox that was not attested.
+    public var sandbox: SandboxAttestor
     public var loadProfile: ProfileLoader
     /// Bytes kept per stream (head and tail); every byte is counted regardless.
     public var retentionBytes: Int
     public var logger: Logger
 
-    public init(engine: @escaping EngineSource, trail: AuditTrail, retentionBytes: Int = 1 << 20, logger: Logger, loadProfile: @escaping ProfileLoader) {
+    public init(
+        engine: @escaping EngineSource, trail: AuditTrail, sandbox: SandboxAttestor, retentionBytes: Int = 1 << 20, logger: Logger,
+        loadProfile: @escaping ProfileLoader
+    ) {
         self.engine = engine
         self.trail = trail
+        self.sandbox = sandbox
         self.loadProfile = loadProfile
         self.retentionBytes = retentionBytes
         self.logger = logger
@@ -159,9 +169,19 @@ public struct InvocationPipeline: Sendable {
         let mounts: [Mount]
         let profile: SeccompProfile.Reference
         let engine: ContainerEngine
+        var container = tool.container
+        if let registered {
+            // A registered tool runs in its base tool's container, with its own image and a timeout
+            // that may only be shorter.
+            container.image = registered.dockerImage
+            container.timeoutSeconds = min(container.timeoutSeconds, Double(registered.defaultTimeoutSeconds))
+        }
+        let attestation: SandboxAttestation
         do {
             mounts = try MountResolver.resolve(request.mounts, roots: tool.container.mountRoots)
             profile = try loadProfile(tool.container.seccompProfile)
+            container.seccompProfile = profile.file
+            container = container.resolvingSeccompProfile
             engine = try await self.engine()
         } catch {
             let refusal =
@@ -173,15 +193,12 @@ public struct InvocationPipeline: Sendable {
             logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
             return .refused(decision, refusal)
         }
-        var container = tool.container
-        if let registered {
-            // A registered tool runs in its base tool's container, with its own image and a timeout
-            // that may only be shorter.
-            container.image = registered.dockerImage
-            container.timeoutSeconds = min(container.timeoutSeconds, Double(registered.defaultTimeoutSeconds))
+        switch await attest(request, container: container, engine: engine) {
+        case let .success(attested): attestation = attested
+        case let .failure(refusal):
+            logger.error("Invocation refused: the sandbox is not attested", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+            return .refused(decision, refusal)
         }
-        // The engine reads the same file; it runs elsewhere, so it gets an absolute path.
-        container.seccompProfile = profile.file.hasPrefix("/") ? profile.file : FileManager.default.currentDirectoryPath + "/" + profile.file
         let spec = ContainerRunSpec(
             executionID: request.executionID, toolName: request.toolName, tenant: request.recordedTenant, container: container,
             arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout,
@@ -191,7 +208,7 @@ public struct InvocationPipeline: Sendable {
             executionId: request.executionID, toolName: request.toolName, dockerImage: container.image, command: container.entrypoint,
             args: request.arguments, tenantId: request.recordedTenant, securityContext: request.securityContext,
             ruleId: decision.ruleID, requestedSubcommand: decision.requestedSubcommand, policyDigest: decision.policyDigest,
-            seccompProfileDigest: profile.digest, engine: "\(engine.kind.rawValue) \(engine.version)",
+            seccompProfileDigest: profile.digest, sandboxDigest: attestation.digest, engine: "\(engine.kind.rawValue) \(engine.version)",
             containerName: spec.containerName, owner: spec.owner.description,
             timeoutMs: spec.effectiveTimeout.components.seconds * 1000 + spec.effectiveTimeout.components.attoseconds / 1_000_000_000_000_000,
             traceId: request.traceID)
@@ -215,6 +232,21 @@ public struct InvocationPipeline: Sendable {
         }
         await recordCompletion(of: result, request: request, toolName: request.toolName, metadata: metadata)
         return .finished(decision, result, seccompProfileDigest: profile.digest)
+    }
+
+    /// The tool's sandbox, attested and as the policy asks; or why not.
+    private func attest(_ request: InvocationRequest, container: ContainerSpec, engine: ContainerEngine) async -> Result<SandboxAttestation, Refusal> {
+        let attestation: SandboxAttestation
+        do {
+            attestation = try await sandbox.attestation(
+                tool: request.toolName, container: container, runtimeOverride: request.runtimeOverride, engine: engine)
+        } catch {
+            return .failure(Refusal(.sandbox, "cannot attest the sandbox of \(request.toolName): \(error.description)"))
+        }
+        guard attestation.holds else {
+            return .failure(Refusal(.sandbox, "the sandbox of \(request.toolName) is not what the policy asks: \(attestation.differences)"))
+        }
+        return .success(attestation)
     }
 
     private func recordCompletion(of result: RunResult, request: InvocationRequest, toolName: String, metadata: Logger.Metadata) async {

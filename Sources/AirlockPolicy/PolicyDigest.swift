@@ -5,7 +5,7 @@ import Yams
 ///
 /// Canonical: mappings with sorted keys, no comments, no formatting; so reformatting a file does not
 /// change the digest, and any change of meaning does.
-enum PolicyDigest {
+public enum PolicyDigest {
     /// - Parameter grammars: each tool's grammar, in its canonical form (`canonical(_:)`).
     static func compute(policy: Node, grammars: [String: [UInt8]]) -> String {
         // Built as bytes: the shipped grammars make some 100 KB of canonical text, which String
@@ -23,6 +23,11 @@ enum PolicyDigest {
         canonical(policy, into: &text)
         text.append(UInt8(ascii: "}"))
         return "sha256:" + hex(SHA256.hash(data: text))
+    }
+
+    /// `sha256:` and the lower-case hex of the bytes' sha256: how Airlock names a digest everywhere.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        "sha256:" + hex(SHA256.hash(data: bytes))
     }
 
     /// A sha256 in lower-case hex, two digits a byte.

@@ -21,27 +21,29 @@ public struct AirlockWorker: Service {
     let policy: LivePolicy
     let trail: AuditTrail
     let engine: WorkerEngine
+    let sandbox: SandboxAttestor
     let scheduler: InvocationScheduler
     let api: WorkerAPI
     let logger: Logger
 
     public init(
-        configuration: WorkerConfiguration, policy: LivePolicy, trail: AuditTrail, engine: WorkerEngine, logger: Logger,
-        loadProfile: @escaping InvocationPipeline.ProfileLoader
+        configuration: WorkerConfiguration, policy: LivePolicy, trail: AuditTrail, engine: WorkerEngine, sandbox: SandboxAttestor,
+        logger: Logger, loadProfile: @escaping InvocationPipeline.ProfileLoader
     ) {
+        self.sandbox = sandbox
         self.configuration = configuration
         self.policy = policy
         self.trail = trail
         self.engine = engine
         self.logger = logger
         let pipeline = InvocationPipeline(
-            engine: { () async throws(EngineError) -> ContainerEngine in try await engine.engine() }, trail: trail,
+            engine: { () async throws(EngineError) -> ContainerEngine in try await engine.engine() }, trail: trail, sandbox: sandbox,
             retentionBytes: configuration.retentionBytes, logger: logger, loadProfile: loadProfile)
         scheduler = InvocationScheduler(
             pipeline: pipeline, limits: configuration.limits,
             registry: InvocationRegistry(maxEntries: configuration.rememberedResults, maxBytes: configuration.rememberedBytes), logger: logger)
         api = WorkerAPI(
-            policy: policy, scheduler: scheduler, store: trail.store, engine: engine, maxBodyBytes: configuration.maxBodyBytes,
+            policy: policy, scheduler: scheduler, store: trail.store, engine: engine, sandbox: sandbox, maxBodyBytes: configuration.maxBodyBytes,
             allowList: configuration.allowList, logger: logger)
     }
 
@@ -53,6 +55,7 @@ public struct AirlockWorker: Service {
 
     public func run() async throws {
         await engine.prepare()
+        await attestSandboxes()
         if !trail.spool.isEmpty { await trail.deliverSpool() }
         let socket = UnixSocketFile(path: configuration.socketPath, mode: configuration.socketMode)
         try socket.prepare()
@@ -145,7 +148,27 @@ public struct AirlockWorker: Service {
         }
     }
 
+    /// Runs the canary for every tool of the live policy, when the engine is resolved; a sandbox
+    /// that is not what the policy asks makes the worker not ready, and each call of that tool is
+    /// refused. (An engine resolved later attests each tool at its first call.)
+    private func attestSandboxes() async {
+        guard case let .success(resolved) = await engine.status else { return }
+        let tools = policy.judge.policy.tools.mapValues(\.container.resolvingSeccompProfile)
+        for (tool, outcome) in await sandbox.attestAll(tools, engine: resolved) {
+            switch outcome {
+            case let .success(attestation) where attestation.holds:
+                logger.info("Sandbox attested", metadata: ["tool": "\(tool)", "sandbox_digest": "\(attestation.digest)"])
+            case let .success(attestation):
+                logger.error("Sandbox differs from the policy; the tool is refused", metadata: ["tool": "\(tool)", "differences": "\(attestation.differences)"])
+            case let .failure(error):
+                logger.error("Sandbox could not be attested; the tool is refused", metadata: ["tool": "\(tool)", "error": "\(error.description)"])
+            }
+        }
+    }
+
     /// SIGHUP: load and validate the policy file again. Invalid: logged, the old policy stays.
+    /// Either way every tool's sandbox is attested again: the engine's configuration may have
+    /// changed with the policy.
     private func reloadOnHangup() async {
         for await _ in await UnixSignalsSequence(trapping: .sighup) {
             let previous = policy.judge.policy.digest
@@ -157,6 +180,8 @@ public struct AirlockWorker: Service {
                     "Policy reload rejected; the previous policy stays",
                     metadata: ["errors": "\(rejection.messages.joined(separator: "; "))", "policy_digest": "\(previous)"])
             }
+            await sandbox.forget()
+            await attestSandboxes()
         }
     }
 }

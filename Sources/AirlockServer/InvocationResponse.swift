@@ -88,6 +88,7 @@ enum RefusalKind: String {
     case seccompProfile = "seccomp_profile_refused"
     case auditStore = "audit_store_unavailable"
     case engine = "engine_unavailable"
+    case sandbox = "sandbox_not_attested"
 
     init(_ kind: Refusal.Kind) {
         switch kind {
@@ -95,13 +96,14 @@ enum RefusalKind: String {
         case .seccompProfile: self = .seccompProfile
         case .auditStore: self = .auditStore
         case .engine: self = .engine
+        case .sandbox: self = .sandbox
         }
     }
 
     var status: HTTPResponse.Status {
         switch self {
         case .mount, .seccompProfile: .unprocessableContent
-        case .auditStore, .engine: .serviceUnavailable
+        case .auditStore, .engine, .sandbox: .serviceUnavailable
         }
     }
 }

@@ -23,6 +23,7 @@ public struct WorkerAPI: Sendable {
     let scheduler: InvocationScheduler
     let store: any EventStore
     let engine: WorkerEngine
+    let sandbox: SandboxAttestor
     let maxBodyBytes: Int
     let allowList: PeerAllowList
     let logger: Logger
@@ -164,7 +165,8 @@ public struct WorkerAPI: Sendable {
         JSONResponse.make(status: .ok, body: ["status": "ok"])
     }
 
-    /// Ready when the engine was probed, the store answers a cheap query and a policy is loaded.
+    /// Ready when the engine was probed, every tool's sandbox attested as the policy asks (as far
+    /// as attested), the store answers a cheap query and a policy is loaded.
     @Sendable func readiness(_ request: Request, context: Context) async throws -> Response {
         var checks: [String: JSONValue] = [:]
         var notReady: [JSONValue] = []
@@ -173,6 +175,11 @@ public struct WorkerAPI: Sendable {
         case let .failure(error):
             checks["engine"] = "not ready"
             notReady.append(.string("engine: \(error.description)"))
+        }
+        let problems = await sandbox.problems
+        checks["sandbox"] = problems.isEmpty ? "attested" : "not ready"
+        for (tool, problem) in problems.sorted(by: { $0.key < $1.key }) {
+            notReady.append(.string("sandbox \(tool): \(problem)"))
         }
         do {
             _ = try await store.events(matching: EventQuery(limit: 1))

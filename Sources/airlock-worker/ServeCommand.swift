@@ -152,7 +152,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         let profiles = SeccompProfileCache { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path).reference }
         let worker = AirlockWorker(
-            configuration: configuration, policy: LivePolicy(initial, load: load), trail: trail, engine: workerEngine, logger: logger,
+            configuration: configuration, policy: LivePolicy(initial, load: load), trail: trail, engine: workerEngine,
+            sandbox: SandboxAttestor(), logger: logger,
             loadProfile: { path throws(SeccompProfileError) in try profiles.profile(path) })
         var groupConfiguration = ServiceGroupConfiguration(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A safety net only: the worker itself cancels what is left after --grace.

@@ -9,8 +9,12 @@ import Foundation
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check the container engine, its runtime, seccomp, the policy and its images.",
-        discussion: "Prints one line per check (ok or FAIL with how to fix it); exits 1 if any check fails."
+        abstract: "Check the container engine, its runtime, seccomp, the policy, its images and each tool's sandbox.",
+        discussion: """
+            Prints one line per check (ok or FAIL with how to fix it); exits 1 if any check fails. Each tool's \
+            sandbox is attested by a canary: a container with the tool's exact settings whose entrypoint is \
+            airlock-probe, which reports from inside what the sandbox really is.
+            """
     )
 
     @Option(help: "The policy file.")
@@ -18,6 +22,9 @@ struct DoctorCommand: AsyncParsableCommand {
 
     @Option(help: "podman or docker, a name or a path (default: $AIRLOCK_CONTAINER_CLI, then podman, then docker).")
     var engine: String?
+
+    @Flag(help: "Print every attested setting of each tool's sandbox: what the policy asks and what the canary found.")
+    var sandbox = false
 
     func run() async throws {
         var failures = 0
@@ -67,9 +74,31 @@ struct DoctorCommand: AsyncParsableCommand {
                     let present = await EngineChecks.imagePresent(image, engine: resolved)
                     report(present, "image \(image)", present ? "present in \(resolved.kind.rawValue)" : "missing from \(resolved.kind.rawValue); build it with images/build --engine \(resolved.kind.rawValue)")
                 }
+                let attestor = SandboxAttestor()
+                for (tool, entry) in loaded.tools.sorted(by: { $0.key < $1.key }) {
+                    do {
+                        let attestation = try await attestor.attestation(
+                            tool: tool, container: entry.container.resolvingSeccompProfile, engine: resolved)
+                        report(attestation.holds, "sandbox \(tool)", attestation.holds ? "attested (\(attestation.digest))" : attestation.differences)
+                        if sandbox { print(Self.table(attestation)) }
+                    } catch {
+                        report(false, "sandbox \(tool)", error.description)
+                    }
+                }
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Setting, what the policy asks, what the canary found, one row each.
+    static func table(_ attestation: SandboxAttestation) -> String {
+        let width = attestation.checks.map(\.setting.count).max() ?? 0
+        let expectedWidth = min(40, attestation.checks.map(\.expected.count).max() ?? 0)
+        return attestation.checks.map { check in
+            let setting = check.setting.padding(toLength: width, withPad: " ", startingAt: 0)
+            let expected = check.expected.count < expectedWidth ? check.expected.padding(toLength: expectedWidth, withPad: " ", startingAt: 0) : check.expected
+            return "      \(check.holds ? " " : "!") \(setting)  \(expected)  \(check.found)"
+        }.joined(separator: "\n")
     }
 }
 

@@ -95,12 +95,15 @@ struct RunCommand: AsyncParsableCommand {
             resolvedEngine = nil
             if !trail.spool.isEmpty { await trail.deliverSpool() }
         }
+        // Attestations that held are kept in the state directory: one process per call, and the
+        // canary costs as much as the tool's own run.
+        let sandbox = SandboxAttestor(directory: audit.resolvedStateDirectory + "/sandbox")
         let pipeline = InvocationPipeline(
             engine: { () throws(EngineError) in
                 guard let resolvedEngine else { throw EngineError("no container engine was resolved") }
                 return resolvedEngine
             },
-            trail: trail, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
+            trail: trail, sandbox: sandbox, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
             loadProfile: { [programs = PolicyFiles.seccompProgramCache()] path throws(SeccompProfileError) in
                 try PolicyFiles.seccompReference(path, programs: programs)
             })

@@ -37,12 +37,13 @@ import Testing
             + tool("sleeper", "sleep 600", timeout: "2s")
             + tool("hog", "dd if=/dev/zero of=/dev/null bs=256M count=1", memory: "32m")
             + tool("missing", "true", image: "airlock/no-such-image:1")
+            + tool("noentry", "true").replacingOccurrences(of: "[/bin/sh, -c, \"true\"]", with: "[/bin/no-such-program]")
             + tool("marker", "touch /workspace/launched")
             + """
             contexts:
               ro:
                 allow:
-                  - {id: run-log, tool: [ok, fail, sleeper, hog, missing, marker], subcommand: [log], reason: test tools}
+                  - {id: run-log, tool: [ok, fail, sleeper, hog, missing, noentry, marker], subcommand: [log], reason: test tools}
             tenants:
               acme: {contexts: [ro]}
             """
@@ -65,7 +66,7 @@ import Testing
         let store = InMemoryEventStore()
         let trail = AuditTrail(store: store, spool: try EventSpool(directory: workspace + "/.spool"))
         let pipeline = InvocationPipeline(
-            engine: { engine }, trail: trail, retentionBytes: 4096, logger: Logger(label: "test"),
+            engine: { engine }, trail: trail, sandbox: SandboxAttestor(), retentionBytes: 4096, logger: Logger(label: "test"),
             loadProfile: { path throws(SeccompProfileError) in
                 try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }.reference
             })
@@ -91,7 +92,7 @@ import Testing
             ("fail", "exited", 3, false, false),
             ("sleeper", "timed_out", nil, true, false),
             ("hog", "exited", 137, false, true),
-            ("missing", "engine_failure", 125, false, false),
+            ("noentry", "engine_failure", 127, false, false),
         ] as [(String, String, Int?, Bool, Bool)])
     func endings(tool: String, outcome: String, exitCode: Int?, timedOut: Bool, oomKilled: Bool) async throws {
         let fixture = try await Self.fixture()
@@ -108,7 +109,7 @@ import Testing
         #expect(started["tool_name"] as? String == tool)
         #expect(started["tenant_id"] as? String == "acme")
         #expect(started["args"] as? [String] == ["log"])
-        #expect((started["command"] as? [String])?.first == "/bin/sh")
+        #expect((started["command"] as? [String])?.first == (tool == "noentry" ? "/bin/no-such-program" : "/bin/sh"))
         #expect(started["seccomp_profile_digest"] as? String == digest)
         #expect(started["policy_digest"] as? String == decision.policyDigest)
         #expect((started["engine"] as? String)?.hasPrefix("podman ") == true)
@@ -123,7 +124,30 @@ import Testing
             #expect(completed["stdout_bytes"] as? Int == 6)
             #expect(completed["stderr_bytes"] as? Int == 5)
         }
-        if tool == "missing" { #expect((completed["engine_error"] as? String)?.contains("images/build") == true) }
+        if tool == "noentry" { #expect((completed["engine_error"] as? String)?.contains("entrypoint") == true, "\(completed)") }
+        #expect((started["sandbox_digest"] as? String)?.hasPrefix("sha256:") == true)
+    }
+
+    /// A probe that reports root stands for any engine that dropped a setting: the pipeline refuses
+    /// before `Started`, so nothing is launched and nothing is recorded as started.
+    @Test("a sandbox other than the policy asks is refused before Started; nothing is launched")
+    func sandboxDiffers() async throws {
+        var fixture = try await Self.fixture()
+        let probe = fixture.workspace + "/lying-probe"
+        try "#!/bin/sh\nprintf 'probe=1\\nuid=0\\neuid=0\\ngid=0\\ngroups=0\\n'\n".write(toFile: probe, atomically: true, encoding: .utf8)
+        chmod(probe, 0o755)
+        fixture.pipeline.sandbox = SandboxAttestor(probePath: probe)
+        let request = Self.request("marker", workspace: fixture.workspace)
+        let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
+        guard case let .refused(_, refusal) = result else {
+            Issue.record("expected a refusal, got \(result)")
+            return
+        }
+        #expect(refusal.kind == .sandbox)
+        #expect(refusal.message.contains("user: expected uid=65534 euid=65534 gid=65534 groups=65534, found uid=0"), "\(refusal.message)")
+        #expect(try await fixture.store.events(matching: EventQuery(executionID: request.executionID)).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/launched"))
+        #expect(await fixture.pipeline.sandbox.problems["marker"]?.contains("user:") == true)
     }
 
     @Test("cancellation kills the container and records Completed as cancelled")

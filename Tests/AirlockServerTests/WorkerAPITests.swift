@@ -131,14 +131,30 @@ extension WorkerSuite {
             try await worker.stop()
         }
 
+        /// The image is there and the sandbox attested, but the tool's program is not in the image.
         @Test("engine failure is 502 with the record and its error")
         func engineFailure() async throws {
             let worker = try await TestWorker.start()
-            let answer = try await worker.invoke("missing", id: "api-missing-1")
+            let answer = try await worker.invoke("noentry", id: "api-noentry-1")
             #expect(answer.status == 502, "\(answer)")
             #expect(answer.json["outcome"] as? String == "engine_failure")
-            #expect((answer.json["error"] as? String)?.contains("images/build") == true)
-            #expect(try await worker.eventTypes("api-missing-1") == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+            #expect((answer.json["error"] as? String)?.contains("entrypoint") == true, "\(answer)")
+            #expect(try await worker.eventTypes("api-noentry-1") == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+            try await worker.stop()
+        }
+
+        /// Without its image the canary cannot attest the tool's sandbox: nothing is launched or
+        /// recorded as started, and the other tools stay available (the worker stays ready).
+        @Test("a tool whose image is missing is refused before launch, 503, nothing recorded")
+        func missingImage() async throws {
+            let worker = try await TestWorker.start()
+            let answer = try await worker.invoke("missing", id: "api-missing-1")
+            #expect(answer.status == 503, "\(answer)")
+            #expect(answer.error["code"] as? String == "sandbox_not_attested")
+            #expect((answer.error["message"] as? String)?.contains("images/build") == true, "\(answer)")
+            #expect(try await worker.eventTypes("api-missing-1").isEmpty)
+            #expect(try await worker.request("GET", "/readyz").status == 200)
+            #expect(try await worker.invoke("ok").status == 200)
             try await worker.stop()
         }
 
@@ -198,7 +214,7 @@ extension WorkerSuite {
             // rest is dropped, and the worker lives on (a write to the closed pipe used to kill it).
             let unread = try await worker.invoke("ok", extra: #","stdin":"\#(big)""#)
             #expect(unread.status == 200 && unread.json["exit_code"] as? Int == 0, "\(unread)")
-            let failed = try await worker.invoke("missing", extra: #","stdin":"\#(big)""#)
+            let failed = try await worker.invoke("noentry", extra: #","stdin":"\#(big)""#)
             #expect(failed.json["outcome"] as? String == "engine_failure", "\(failed)")
             #expect(try await worker.request("GET", "/readyz").status == 200)
             let tooMuch = String(repeating: "x", count: InvocationBody.maximumStdinBytes + 1)

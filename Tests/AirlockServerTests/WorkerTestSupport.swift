@@ -45,11 +45,12 @@ enum TestPolicy {
         ]
         return "version: 1\ntools:\n" + tools.map { tool($0.0, $0.1) }.joined()
             + tool("slow", "sleep 30", timeout: "1s") + tool("missing", "true", image: "airlock/no-such-image:1")
+            + tool("noentry", "true").replacingOccurrences(of: "[/bin/sh, -c, \"true\"]", with: "[/bin/no-such-program]")
             + """
             contexts:
               ro:
                 allow:
-                  - {id: run-log, tool: [\(tools.map(\.0).joined(separator: ", ")), slow, missing], subcommand: [log], reason: test tools}
+                  - {id: run-log, tool: [\(tools.map(\.0).joined(separator: ", ")), slow, missing, noentry], subcommand: [log], reason: test tools}
             registry:
               tools: [ok, sleeper]
               images: ["airlock/*"]
@@ -124,7 +125,7 @@ final class TestWorker: Sendable {
         let policyPath = policyFile
         let worker = AirlockWorker(
             configuration: configuration, policy: LivePolicy(try TestPolicy.load(policyFile), load: { () throws(PolicyRejection) in try TestPolicy.load(policyPath) }),
-            trail: trail, engine: engine, logger: logger,
+            trail: trail, engine: engine, sandbox: SandboxAttestor(), logger: logger,
             loadProfile: { path throws(SeccompProfileError) in
                 try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }.reference
             })

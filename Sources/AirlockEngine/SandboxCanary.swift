@@ -1,0 +1,69 @@
+import AirlockPolicy
+import Foundation
+
+/// Runs the canary: a container with a tool's exact settings whose entrypoint is Airlock's own
+/// probe, bound read-only at `/airlock-probe`, and compares what the probe finds with what the
+/// policy asked for. A host's engine configuration, an older engine, or cgroups that cannot apply
+/// a limit each drop a setting without an error; the canary notices.
+public struct SandboxCanary: Sendable {
+    public static let probeTarget = "/airlock-probe"
+    public static let probeVariable = "AIRLOCK_PROBE"
+
+    public var engine: ContainerEngine
+    public var probePath: String
+    public var timeout: Duration = .seconds(60)
+
+    public init(engine: ContainerEngine, probePath: String) {
+        self.engine = engine
+        self.probePath = probePath
+    }
+
+    /// `$AIRLOCK_PROBE`, else `airlock-probe` beside this executable (where the build scripts put it).
+    public static func locateProbe() throws(EngineError) -> String {
+        if let path = ProcessEnvironment.value(probeVariable), !path.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw EngineError("\(probeVariable)=\(path) is not an executable file")
+            }
+            return path
+        }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let beside = (executable as NSString).deletingLastPathComponent + "/airlock-probe"
+        guard FileManager.default.isExecutableFile(atPath: beside) else {
+            throw EngineError(
+                "the sandbox probe airlock-probe is not beside \(executable) (build it with scripts/build-probe DIRECTORY, or set \(probeVariable))")
+        }
+        return beside
+    }
+
+    /// The canary's container: the tool's, with the probe as its entrypoint and no caller input.
+    public func spec(tool: String, container: ContainerSpec, runtimeOverride: String? = nil) -> ContainerRunSpec {
+        var canary = container
+        canary.entrypoint = [Self.probeTarget]
+        var spec = ContainerRunSpec(
+            executionID: "canary-" + UUID().uuidString.lowercased(), toolName: tool, tenant: "airlock-canary", container: canary,
+            arguments: [], mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)],
+            runtimeOverride: runtimeOverride)
+        spec.timeoutOverride = timeout
+        return spec
+    }
+
+    /// Attests one tool's sandbox. Throws when the canary could not run or report (engine failure,
+    /// image missing); a sandbox that differs from the policy is an attestation that does not hold.
+    public func attest(tool: String, container: ContainerSpec, runtimeOverride: String? = nil) async throws(EngineError) -> SandboxAttestation {
+        let spec = spec(tool: tool, container: container, runtimeOverride: runtimeOverride)
+        let result = try await ContainerRunner(engine: engine, retentionBytes: 64 << 10).run(spec)
+        let output = String(decoding: result.stdout.keptHead + result.stdout.keptTail, as: UTF8.self)
+        guard result.outcome == .exited(0) else {
+            let detail: String
+            switch result.outcome {
+            case let .engineFailure(_, message): detail = message
+            case .timedOut: detail = "it did not finish in \(timeout)"
+            default:
+                detail = "exit \(result.exitCode): " + String(decoding: result.stderr.keptHead.prefix(300), as: UTF8.self)
+            }
+            throw EngineError("the sandbox canary for \(tool) did not run: \(detail)")
+        }
+        let report = try SandboxReport(parsing: output)
+        return SandboxAttestation(tool: tool, checks: SandboxExpectation.checks(for: container, report: report), digest: report.digest)
+    }
+}

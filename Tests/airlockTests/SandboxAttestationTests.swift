@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+/// The canary on the real engines: each tool's sandbox is attested from inside, and a host whose
+/// engine configuration widens it is caught: `doctor` fails, `airlock run` refuses with nothing
+/// launched, and the worker is not ready. The downgrades are made for real, through the engines'
+/// own configuration files, in the environment of the command under test only.
+@Suite("Sandbox attestation", .serialized)
+struct SandboxAttestationTests {
+    static let engines = RunCommandTests.engines
+
+    /// A fresh directory, and `AIRLOCK_STATE_DIR` inside it.
+    static func directory() throws -> (path: String, environment: [String: String]) {
+        let path = NSTemporaryDirectory() + "airlock-canary-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path + "/state", withIntermediateDirectories: true)
+        return (path, ["AIRLOCK_STATE_DIR": path + "/state"])
+    }
+
+    /// A podman `containers.conf` that adds a writable volume of `host` and a variable to every
+    /// container: what a host's configuration can do without any error.
+    static func widenedPodman(in directory: String) throws -> [String: String] {
+        let host = directory + "/host"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        chmod(host, 0o777)
+        try """
+            [containers]
+            volumes = ["\(host):/data:rw"]
+            env = ["INJECTED=1"]
+            """.write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
+        return ["CONTAINERS_CONF": directory + "/containers.conf"]
+    }
+
+    /// A docker client configuration whose proxies the CLI copies into every container, with a
+    /// credential in the URL.
+    static func widenedDocker(in directory: String) throws -> [String: String] {
+        try FileManager.default.createDirectory(atPath: directory + "/docker", withIntermediateDirectories: true)
+        try #"{"proxies": {"default": {"httpProxy": "http://user:s3cr3t-proxy-password@proxy.invalid:3128"}}}"#
+            .write(toFile: directory + "/docker/config.json", atomically: true, encoding: .utf8)
+        return ["DOCKER_CONFIG": directory + "/docker"]
+    }
+
+    static func widened(_ engine: String, in directory: String) throws -> [String: String] {
+        engine == "podman" ? try widenedPodman(in: directory) : try widenedDocker(in: directory)
+    }
+
+    static let kubectl = ["--context", "readonly", "--", "kubectl", "version", "--client"]
+
+    @Test("doctor attests every tool of the shipped policy and prints each setting", arguments: engines)
+    func doctor(engine: String) throws {
+        let run = try CommandLineTests.airlock(["doctor", "--engine", engine, "--sandbox"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        for tool in ["aws", "gh", "git", "kubectl", "terraform"] {
+            #expect(run.stdout.contains("ok   sandbox \(tool): attested (sha256:"), "\(run.stdout)")
+        }
+        for setting in ["capabilities (effective)", "no_new_privs", "seccomp", "writable places", "memory limit", "environment"] {
+            #expect(run.stdout.contains(setting))
+        }
+    }
+
+    @Test("a widening engine configuration: doctor fails naming the setting, run refuses and launches nothing", arguments: engines)
+    func widened(engine: String) throws {
+        let (directory, state) = try Self.directory()
+        let widening = try Self.widened(engine, in: directory)
+        let environment = state.merging(widening) { $1 }
+
+        let doctor = try CommandLineTests.airlock(["doctor", "--engine", engine], environment: environment)
+        #expect(doctor.status == 1, "\(doctor.stdout)")
+        if engine == "podman" {
+            #expect(doctor.stdout.contains("FAIL sandbox kubectl: writable places: expected /tmp noexec, found /data exec, /tmp noexec"), "\(doctor.stdout)")
+            #expect(doctor.stdout.contains("other mounts: expected nothing, found /data"))
+        } else {
+            #expect(doctor.stdout.contains("FAIL sandbox kubectl: environment:") && doctor.stdout.contains("HTTP_PROXY"), "\(doctor.stdout)")
+        }
+        #expect(!doctor.stdout.contains("s3cr3t") && !doctor.stderr.contains("s3cr3t"), "a variable's value is never printed")
+
+        let run = try CommandLineTests.airlock(["run", "--engine", engine] + Self.kubectl, environment: environment)
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("the sandbox of kubectl is not what the policy asks"), "\(run.stderr)")
+        #expect(run.stderr.contains("nothing was launched"))
+        #expect(!run.stdout.contains("Client Version"))
+        let started = try CommandLineTests.airlock(["events", "list", "--type", "CliToolInvocationStarted"], environment: environment)
+        #expect(started.status == 0 && started.stdout.isEmpty, "\(started.stdout)\(started.stderr)")
+        if engine == "podman" {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/host").isEmpty)
+        }
+
+        // The same call on the same host without the widening runs: the refusal was the canary's.
+        let clean = try CommandLineTests.airlock(["run", "--engine", engine] + Self.kubectl, environment: state)
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(clean.stdout.contains("Client Version"))
+    }
+
+    /// `airlock run` keeps attestations that held in its state directory, keyed by the engine's
+    /// configuration files too: widening the engine after a clean run is still caught.
+    @Test("a kept attestation does not outlive a change of the engine's configuration", arguments: engines)
+    func keptAttestation(engine: String) throws {
+        let (directory, state) = try Self.directory()
+        let first = try CommandLineTests.airlock(["run", "--engine", engine, "--format", "json"] + Self.kubectl, environment: state)
+        #expect(first.status == 0, "\(first.stderr)")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory + "/state/sandbox")
+        #expect(kept.count == 1)
+        let second = try CommandLineTests.airlock(["run", "--engine", engine, "--format", "json"] + Self.kubectl, environment: state)
+        #expect(second.status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/state/sandbox") == kept)
+
+        let widening = try Self.widened(engine, in: directory)
+        let refused = try CommandLineTests.airlock(["run", "--engine", engine] + Self.kubectl, environment: state.merging(widening) { $1 })
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("the sandbox of kubectl is not what the policy asks"))
+
+        // Started records the attested sandbox's digest, the same one doctor prints.
+        let events = try CommandLineTests.airlock(["events", "list", "--type", "CliToolInvocationStarted"], environment: state)
+        let digests = events.stdout.split(separator: "\n").compactMap { line -> String? in
+            let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return (event?["payload"] as? [String: Any])?["sandbox_digest"] as? String
+        }
+        #expect(digests.count == 2 && Set(digests).count == 1, "\(events.stdout)")
+        let doctor = try CommandLineTests.airlock(["doctor", "--engine", engine], environment: state)
+        #expect(doctor.stdout.contains("sandbox kubectl: attested (\(digests.first ?? "none"))"), "\(doctor.stdout)")
+    }
+
+    /// The worker attests every tool at start; a widened engine makes it not ready, and `/readyz`
+    /// names the tool and the setting.
+    @Test("the worker on a widened engine is not ready, and says which setting differs", arguments: engines)
+    func workerReadiness(engine: String) async throws {
+        let (directory, state) = try Self.directory()
+        let widening = try Self.widened(engine, in: directory)
+        let socket = directory + "/airlock.sock"
+        let worker = Process()
+        worker.executableURL = CommandLineTests.binary
+        worker.arguments = ["serve", "--socket", socket]
+        worker.environment = ProcessInfo.processInfo.environment.merging(state) { $1 }.merging(widening) { $1 }
+            .merging(["AIRLOCK_CONTAINER_CLI": engine]) { $1 }
+        worker.currentDirectoryURL = URL(fileURLWithPath: CommandLineTests.repositoryRoot)
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = FileHandle.nullDevice
+        try worker.run()
+        defer {
+            worker.terminate()
+            worker.waitUntilExit()
+        }
+        var answer = ""
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            let curl = Process()
+            let out = Pipe()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "--unix-socket", socket, "http://localhost/readyz"]
+            curl.standardOutput = out
+            curl.standardError = FileHandle.nullDevice
+            try curl.run()
+            answer = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            curl.waitUntilExit()
+            if answer.contains("sandbox kubectl") { break }
+        }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any], "\(answer)")
+        #expect(json["ready"] as? Bool == false)
+        let notReady = (json["not_ready"] as? [String]) ?? []
+        let expected = engine == "podman" ? "other mounts: expected nothing, found /data" : "HTTP_PROXY"
+        #expect(notReady.contains { $0.hasPrefix("sandbox kubectl:") && $0.contains(expected) }, "\(notReady)")
+        #expect(!answer.contains("s3cr3t"))
+    }
+}
