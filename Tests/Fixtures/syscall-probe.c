@@ -6,8 +6,9 @@
  *
  * A check is refused when the call fails with EPERM, EACCES or ENOSYS (the seccomp profile's
  * errno, a missing capability, or a syscall the kernel does not offer); sockets may also fail with
- * EAFNOSUPPORT, and the network checks expect no route at all (ENETUNREACH). Extra arguments are
- * ignored, so a policy may pass the judged argv after the check's name.
+ * EAFNOSUPPORT, and the network checks expect no route at all (ENETUNREACH, or EHOSTUNREACH under
+ * gVisor, whose own network stack is off). Extra arguments are ignored, so a policy may pass the
+ * judged argv after the check's name.
  * Built statically by the engine tests and scripts/escape-matrix, and mounted into the container. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -64,7 +65,8 @@ static long connect_to(int family, const char *address, int type) {
 /* No route out: connecting anywhere but loopback fails at once. */
 static int unreachable(const char *name, long result) {
     int error = errno;
-    if (result < 0 && (error == ENETUNREACH || error == EADDRNOTAVAIL || error == EAFNOSUPPORT || error == EPERM || error == EACCES)) {
+    if (result < 0 && (error == ENETUNREACH || error == EHOSTUNREACH || error == EADDRNOTAVAIL || error == EAFNOSUPPORT || error == EPERM ||
+                       error == EACCES)) {
         printf("%s: refused (%s)\n", name, strerror(error));
         return 0;
     }
@@ -80,8 +82,9 @@ static int check(const char *name) {
     if (!strcmp(name, "clone-newns")) return refused(name, syscall(SYS_clone, CLONE_NEWNS | 17 /* SIGCHLD */, 0, 0, 0, 0));
     if (!strcmp(name, "clone-newuser")) return refused(name, syscall(SYS_clone, CLONE_NEWUSER | 17, 0, 0, 0, 0));
     if (!strcmp(name, "setns")) {
+        /* gVisor has no namespace files: nothing to join is refused too. */
         int fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-        return refused(name, fd < 0 ? fd : setns(fd, 0));
+        return fd < 0 ? refused_with(name, fd, ENOENT) : refused(name, setns(fd, 0));
     }
     /* Mounts and the root. */
     if (!strcmp(name, "mount")) return refused(name, mount("none", "/tmp", "tmpfs", 0, ""));
@@ -129,7 +132,8 @@ static int check(const char *name) {
         memset(&request, 0, sizeof request);
         strcpy(request.ifr_name, "lo");
         request.ifr_flags = 0;
-        return refused(name, fd < 0 ? fd : ioctl(fd, SIOCSIFFLAGS, &request));
+        /* ENOTTY: gVisor does not implement the request at all. */
+        return refused_with(name, fd < 0 ? fd : ioctl(fd, SIOCSIFFLAGS, &request), ENOTTY);
     }
     if (!strcmp(name, "route-out-udp")) return unreachable(name, connect_to(AF_INET, "192.0.2.1", SOCK_DGRAM));
     if (!strcmp(name, "route-out-tcp")) return unreachable(name, connect_to(AF_INET, "192.0.2.1", SOCK_STREAM));
