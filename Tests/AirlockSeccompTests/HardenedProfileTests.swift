@@ -75,11 +75,11 @@ struct HardenedProfileTests {
     func summary() {
         let summary = profile.summary
         #expect(summary.defaultAction == "SCMP_ACT_ERRNO (errno 1)")
-        #expect(summary.allowedWithArgumentFilters == ["clone", "personality", "socket"])
+        #expect(summary.allowedWithArgumentFilters == ["clone", "mknod", "mknodat", "personality", "socket"])
         #expect(summary.dangerousAllowed.isEmpty)
         #expect(summary.dangerousNotAllowed.count == SeccompProfile.dangerousSyscalls.count)
         let text = summary.description
-        #expect(text.contains("allowed: \(summary.allowed.count) system calls, 3 of them only with argument filters (clone, personality, socket)"))
+        #expect(text.contains("allowed: \(summary.allowed.count) system calls, 5 of them only with argument filters (clone, mknod, mknodat, personality, socket)"))
         #expect(text.contains("dangerous system calls not allowed: 21 of 21 (add_key, bpf, delete_module,"))
         #expect(text.contains("clone: allowed only without namespace flags"))
     }
