@@ -19,7 +19,12 @@ public struct AuditOptions: ParsableArguments, Sendable {
     public var stateDirectory: String?
 
     public var resolvedStateDirectory: String {
-        stateDirectory ?? ProcessEnvironment.value("AIRLOCK_STATE_DIR") ?? "var"
+        Self.stateDirectory(stateDirectory)
+    }
+
+    /// The state directory a command was given, else `$AIRLOCK_STATE_DIR`, else `./var`.
+    public static func stateDirectory(_ given: String?) -> String {
+        given ?? ProcessEnvironment.value("AIRLOCK_STATE_DIR") ?? "var"
     }
 
     public func location() throws(EventStoreError) -> EventStoreLocation {
@@ -59,7 +64,7 @@ public struct AuditOptions: ParsableArguments, Sendable {
     public func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async -> [String] {
         do {
             return try await trail.reconcile(
-                isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone ?? false },
+                isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone() ?? false },
                 removeContainer: { name in await engine.removeContainer(named: name) })
         } catch {
             logger.warning("Recovery postponed", metadata: ["error": "\(error.message)"])

@@ -82,28 +82,6 @@ public struct Mount: Sendable, Hashable {
     }
 }
 
-/// The process that launched a container: host and pid, recorded as a label.
-public struct ContainerOwner: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var pid: Int32
-
-    public init(host: String, pid: Int32) {
-        self.host = host
-        self.pid = pid
-    }
-
-    public static var current: ContainerOwner {
-        ContainerOwner(host: ProcessInfoHost.name, pid: getpid())
-    }
-
-    public var description: String { "\(host):\(pid)" }
-
-    public init?(label: String) {
-        guard let colon = label.lastIndex(of: ":"), let pid = Int32(label[label.index(after: colon)...]) else { return nil }
-        self.init(host: String(label[..<colon]), pid: pid)
-    }
-}
-
 enum ProcessInfoHost {
     static let name: String = {
         var buffer = [CChar](repeating: 0, count: 256)

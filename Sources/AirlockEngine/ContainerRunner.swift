@@ -285,7 +285,7 @@ public struct EngineDirectory {
         var removed: [String] = []
         while let entry = readdir(listing) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = ownerPID(name), pid != getpid(), ContainerOwner.isGone(pid) else { continue }
+            guard let pid = ownerPID(name), pid != getpid(), ContainerOwner.noSuchProcess(pid) else { continue }
             var status = stat()
             let path = parent + name
             guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == getuid() else { continue }

@@ -2,9 +2,9 @@ import Foundation
 
 /// Finds containers Airlock launched whose invocation is gone, and removes them.
 ///
-/// Every Airlock container carries `airlock.owner=<host>:<pid>`. A container whose owner process no
-/// longer runs on this host outlived its invocation (the worker crashed, the machine rebooted); one
-/// whose owner still runs belongs to a live invocation and is left alone.
+/// Every Airlock container carries `airlock.owner` (see `ContainerOwner`). A container whose owner
+/// is gone outlived its invocation (the worker crashed, the machine rebooted); one whose owner
+/// still runs, or whose owner this process cannot judge, is left alone.
 public struct OrphanReaper: Sendable {
     public var engine: ContainerEngine
 
@@ -30,25 +30,11 @@ public struct OrphanReaper: Sendable {
             let owner = try? await CommandOutput.run(
                 engine.path, ["inspect", "--format", "{{index .Config.Labels \"airlock.owner\"}}", name], timeout: .seconds(30))
             let label = owner?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if let owner = ContainerOwner(label: label), !owner.isGone { continue }
+            if let owner = ContainerOwner(label: label), !owner.isGone() { continue }
             await engine.removeContainer(named: name)
             removed.append(name)
         }
         return removed
-    }
-}
-
-extension ContainerOwner {
-    /// The owner process no longer runs on this host. An owner on another host is never taken for
-    /// gone: only its own host can tell.
-    public var isGone: Bool {
-        guard host == ProcessInfoHost.name else { return false }
-        return Self.isGone(pid)
-    }
-
-    /// No process with this pid runs on this host (one we may not signal still runs).
-    static func isGone(_ pid: pid_t) -> Bool {
-        kill(pid, 0) != 0 && errno == ESRCH
     }
 }
 

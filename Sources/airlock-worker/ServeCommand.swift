@@ -121,6 +121,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info("Policy loaded", metadata: ["file": "\(initial.file)", "policy_digest": "\(initial.digest)"])
 
+        do {
+            // Whose invocations are this worker's to reconcile after a crash: this state directory's.
+            try ContainerOwner.adoptInstance(stateDirectory: audit.resolvedStateDirectory)
+        } catch {
+            StandardError.print("airlock: \(error)")
+            throw ExitStatus.error
+        }
         let trail = try await audit.openTrail(logger: logger)
         let audit = self.audit
         let explicitEngine = engine

@@ -106,14 +106,22 @@ struct DoctorCommand: AsyncParsableCommand {
 struct ReapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reap",
-        abstract: "Remove Airlock containers (and engine working directories) that outlived their invocation (their owner process is gone)."
+        abstract: "Remove Airlock containers (and engine working directories) that outlived their invocation (their owner process is gone).",
+        discussion: "Only the containers of this installation (its state directory) are judged: another installation's owner cannot be told gone from here."
     )
 
     @Option(help: "podman or docker, a name or a path.")
     var engine: String?
 
+    @Option(
+        name: .customLong("state-dir"),
+        help: "The state directory of the installation whose containers to judge (default: $AIRLOCK_STATE_DIR, else ./var).")
+    var stateDirectory: String?
+
     func run() async throws {
         do {
+            // Only this installation's containers are judged; another's are left to it.
+            try ContainerOwner.adoptInstance(stateDirectory: AuditOptions.stateDirectory(stateDirectory))
             let resolved = try await EngineResolver(explicit: engine).resolve(probeRuntime: false)
             let removed = try await OrphanReaper(engine: resolved).reap()
             print(removed.isEmpty ? "no orphaned containers" : "removed: \(removed.joined(separator: ", "))")

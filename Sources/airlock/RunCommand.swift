@@ -49,6 +49,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        do {
+            // Whose invocations are this run's to reconcile after a crash: this state directory's.
+            try ContainerOwner.adoptInstance(stateDirectory: audit.resolvedStateDirectory)
+        } catch {
+            try refuse("\(error)", decision: nil)
+        }
         // The audit store opens and the engine is looked up while the policy loads: none of the
         // three needs another, and the store's I/O overlaps the policy's parsing.
         async let openedTrail = audit.openTrail(logger: Self.logger)
