@@ -69,12 +69,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // openat2(2), which glibc 2.36 does not wrap: host mounts are opened beneath their root with
+        // no symlink followed (see MountSystemCalls.swift).
+        .target(name: "CLinuxMount"),
         // podman/docker: resolve the binary, build the run argv, launch, pump output, enforce the
         // deadline, reap orphans.
         .target(
             name: "AirlockEngine",
             dependencies: [
                 "AirlockPolicy",
+                "CLinuxMount",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -192,9 +196,14 @@ let package = Package(
             dependencies: ["AirlockSeccomp"],
             swiftSettings: strictSettings
         ),
+        // renameat2(RENAME_EXCHANGE) for the mount race tests: Swift's Glibc module does not expose it.
+        .target(
+            name: "CRenameExchange",
+            path: "Tests/CRenameExchange"
+        ),
         .testTarget(
             name: "AirlockEngineTests",
-            dependencies: ["AirlockEngine", "AirlockPolicy"],
+            dependencies: ["AirlockEngine", "AirlockPolicy", "CRenameExchange"],
             swiftSettings: strictSettings
         ),
         // What tests of several modules share: a throwaway PostgreSQL server.

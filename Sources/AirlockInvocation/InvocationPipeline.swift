@@ -107,13 +107,19 @@ public struct InvocationPipeline: Sendable {
     /// Bytes kept per stream (head and tail); every byte is counted regardless.
     public var retentionBytes: Int
     public var logger: Logger
+    /// Where the caller's host mounts are bound for the engine (see `MountStaging`).
+    public var mountStaging: MountStaging
 
-    public init(engine: @escaping EngineSource, trail: AuditTrail, retentionBytes: Int = 1 << 20, logger: Logger, loadProfile: @escaping ProfileLoader) {
+    public init(
+        engine: @escaping EngineSource, trail: AuditTrail, retentionBytes: Int = 1 << 20, logger: Logger,
+        mountStaging: MountStaging = MountStaging(), loadProfile: @escaping ProfileLoader
+    ) {
         self.engine = engine
         self.trail = trail
         self.loadProfile = loadProfile
         self.retentionBytes = retentionBytes
         self.logger = logger
+        self.mountStaging = mountStaging
     }
 
     /// Judges only: the dry run. Nothing launched, nothing recorded.
@@ -156,17 +162,31 @@ public struct InvocationPipeline: Sendable {
         }
 
         // Everything that can refuse is checked before anything is recorded as started or launched.
-        let mounts: [Mount]
+        // The host mounts are bound here, race-free, onto staging paths that live exactly as long as
+        // this invocation: released below on every way it ends, refusals included.
+        let staged: StagedMounts
+        do {
+            staged = try mountStaging.stage(request.mounts, roots: tool.container.mountRoots, executionID: request.executionID)
+        } catch {
+            let refusal = Refusal(.mount, error.message)
+            logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+            return .refused(decision, refusal)
+        }
+        defer {
+            let problems = staged.release()
+            if !problems.isEmpty {
+                logger.warning("Staged mounts not fully released", metadata: metadata.merging(["problems": "\(problems)"]) { $1 })
+            }
+        }
+        let mounts = staged.mounts
         let profile: SeccompProfile.Reference
         let engine: ContainerEngine
         do {
-            mounts = try MountResolver.resolve(request.mounts, roots: tool.container.mountRoots)
             profile = try loadProfile(tool.container.seccompProfile)
             engine = try await self.engine()
         } catch {
             let refusal =
                 switch error {
-                case is MountError: Refusal(.mount, "\(error)")
                 case is SeccompProfileError: Refusal(.seccompProfile, "\(error)")
                 default: Refusal(.engine, "\(error)")
                 }
