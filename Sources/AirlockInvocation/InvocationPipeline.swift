@@ -72,7 +72,8 @@ public enum InvocationResult: Sendable {
 /// Why an allowed invocation was not launched.
 public struct Refusal: Sendable, Error, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        /// A requested mount is outside the tool's roots or malformed: the caller's to fix.
+        /// A requested mount is outside the tool's roots, through a symlink or malformed (the caller's
+        /// to fix), or cannot be bound race-free, e.g. Airlock is not root (the operator's).
         case mount
         /// The tool's seccomp profile does not load: the operator's to fix.
         case seccompProfile = "seccomp_profile"
