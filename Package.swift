@@ -203,10 +203,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockEngineTests",
-            dependencies: ["AirlockEngine", "AirlockPolicy", "CRenameExchange"],
+            dependencies: ["AirlockEngine", "AirlockPolicy", "AirlockTestSupport", "CRenameExchange"],
             swiftSettings: strictSettings
         ),
-        // What tests of several modules share: a throwaway PostgreSQL server.
+        // What tests of several modules share: a throwaway PostgreSQL server, the mount table.
         .target(
             name: "AirlockTestSupport",
             path: "Tests/AirlockTestSupport",
@@ -224,7 +224,7 @@ let package = Package(
             name: "AirlockServerTests",
             dependencies: [
                 "AirlockServer", "AirlockInvocation", "AirlockEvents", "AirlockEngine", "AirlockPolicy", "AirlockSeccomp",
-                .product(name: "Yams", package: "Yams"),
+                "AirlockTestSupport", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,5 +1,6 @@
 import AirlockEngine
 import AirlockPolicy
+import AirlockTestSupport
 import CRenameExchange
 import Foundation
 import Synchronization
@@ -41,20 +42,14 @@ struct MountSandbox {
     }
 
     /// What is left of staging: directories under the parent, and mounts at or below it.
-    func leftovers() -> [String] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: staging.parent)) ?? []
-        return entries.map { staging.parent + "/" + $0 } + Self.mountPoints(under: staging.parent)
+    func leftovers() throws -> [String] {
+        let entries = FileManager.default.fileExists(atPath: staging.parent) ? try FileManager.default.contentsOfDirectory(atPath: staging.parent) : []
+        return entries.map { staging.parent + "/" + $0 } + (try Self.mountPoints(under: staging.parent))
     }
 
     /// Mount points at or below `path` in this process's mount namespace.
-    static func mountPoints(under path: String) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        return table.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            guard fields.count > 4 else { return nil }
-            let point = String(fields[4])
-            return point == path || point.hasPrefix(path + "/") ? point : nil
-        }
+    static func mountPoints(under path: String) throws -> [String] {
+        try MountTable.mountPoints(under: path)
     }
 
     func remove() {
@@ -120,17 +115,16 @@ struct MountResolverTests {
         // The staging path is root's alone.
         var status = stat()
         #expect(lstat(directory, &status) == 0 && status.st_uid == 0 && status.st_mode & 0o077 == 0)
-        #expect(Set(MountSandbox.mountPoints(under: directory)) == [directory + "/0", directory + "/1"])
-        for line in try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
-        where line.split(separator: " ")[4].hasPrefix(directory) {
-            let options = line.split(separator: " ")[5]
-            #expect(options.contains("nosuid") && options.contains("nodev"), "\(line)")
-            #expect(options.hasPrefix(line.split(separator: " ")[4].hasSuffix("/0") ? "ro" : "rw"), "\(line)")
+        #expect(Set(try MountSandbox.mountPoints(under: directory)) == [directory + "/0", directory + "/1"])
+        for entry in try MountTable.entries() where entry.point.hasPrefix(directory + "/") {
+            let options = entry.options.split(separator: ",")
+            #expect(options.contains("nosuid") && options.contains("nodev"), "\(entry)")
+            #expect(options.first == (entry.point.hasSuffix("/0") ? "ro" : "rw"), "\(entry)")
         }
 
         #expect(staged.release().isEmpty)
         #expect(staged.release().isEmpty, "a second release does nothing")
-        #expect(sandbox.leftovers().isEmpty)
+        #expect(try sandbox.leftovers().isEmpty)
         #expect(try String(contentsOfFile: "\(sandbox.base)/root/repo/marker", encoding: .utf8) == "inside", "the host directory is intact")
     }
 
@@ -172,7 +166,7 @@ struct MountResolverTests {
             return error.code == code && error.message.contains(message)
                 && (code == .malformed || error.message.contains(hostPath) || error.message.contains("'\(sandbox.base)/ro-root'"))
         }
-        #expect(sandbox.leftovers().isEmpty)
+        #expect(try sandbox.leftovers().isEmpty)
     }
 
     @Test("a writable mount of a directory on a read-only mount stays read-only: a bind never grants more than its source")
@@ -207,7 +201,7 @@ struct MountResolverTests {
         #expect { try sandbox.stage([MountRequest(parsing: "\(repo):/workspace"), MountRequest(parsing: "\(repo):/workspace/")]) } throws: {
             "\($0)".contains("two mounts at '/workspace'")
         }
-        #expect(sandbox.leftovers().isEmpty)
+        #expect(try sandbox.leftovers().isEmpty)
         // No mounts: nothing staged, nothing created.
         let none = try sandbox.stage([])
         #expect(none.mounts.isEmpty && none.directory == nil)
@@ -240,7 +234,7 @@ struct MountResolverTests {
         #expect { try sandbox.stage([request], executionID: "twice") } throws: { "\($0)".contains("already exists") }
         #expect(first.release().isEmpty)
         try FileManager.default.removeItem(atPath: link)
-        #expect(sandbox.leftovers().isEmpty)
+        #expect(try sandbox.leftovers().isEmpty)
     }
 
     /// The attack of issue #22 §1.1, without an engine: while a thread swaps the directory for a
@@ -275,7 +269,7 @@ struct MountResolverTests {
         #expect(counts.keys.sorted() == ["inside", "outside", "refused"], "\(counts)")
         // Both ways were seen: the race was real.
         #expect(counts["inside"]! > 0 && counts["refused"]! > 0, "\(counts)")
-        #expect(sandbox.leftovers().isEmpty)
+        #expect(try sandbox.leftovers().isEmpty)
     }
 
     @Test("the sweep releases a dead owner's staged mounts and leaves a live one's")
@@ -290,7 +284,10 @@ struct MountResolverTests {
         let abandoned = sandbox.staging.parent + "/\(dead)-killed"
         try FileManager.default.createDirectory(atPath: abandoned + "/0", withIntermediateDirectories: true)
         #expect(mount(live.mounts[0].hostPath, abandoned + "/0", nil, UInt(MS_BIND), nil) == 0)
-        #expect(MountSandbox.mountPoints(under: abandoned) == [abandoned + "/0"])
+        #expect(try MountSandbox.mountPoints(under: abandoned) == [abandoned + "/0"])
+        var bound = stat()
+        var repo = stat()
+        #expect(stat(abandoned + "/0", &bound) == 0 && stat("\(sandbox.base)/root/repo", &repo) == 0 && bound.st_ino == repo.st_ino)
         // Kept: pid 1 always runs; not our pattern; a symlink named like ours.
         let initOwned = sandbox.staging.parent + "/1-init"
         let foreign = sandbox.staging.parent + "/notours"
@@ -300,8 +297,8 @@ struct MountResolverTests {
         #expect(sandbox.staging.removeAbandoned() == [abandoned])
 
         #expect(!FileManager.default.fileExists(atPath: abandoned))
-        #expect(MountSandbox.mountPoints(under: abandoned).isEmpty)
-        #expect(MountSandbox.mountPoints(under: mine) == [mine + "/0"], "the live owner's mount stays")
+        #expect(try MountSandbox.mountPoints(under: abandoned).isEmpty)
+        #expect(try MountSandbox.mountPoints(under: mine) == [mine + "/0"], "the live owner's mount stays")
         #expect(try String(contentsOfFile: mine + "/0/marker", encoding: .utf8) == "inside")
         for kept in [initOwned, foreign, sandbox.staging.parent + "/\(dead)-link", sandbox.base + "/root/repo/marker"] {
             #expect(FileManager.default.fileExists(atPath: kept), "\(kept) was kept")

@@ -4,6 +4,7 @@ import AirlockInvocation
 import AirlockPolicy
 import AirlockSeccomp
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Logging
 import Testing
@@ -78,12 +79,10 @@ import Testing
     }
 
     /// What is left staged: directories under the fixture's staging parent, and mounts below it.
-    static func leftovers(_ fixture: Fixture) -> [String] {
+    static func leftovers(_ fixture: Fixture) throws -> [String] {
         let parent = fixture.staging.parent
-        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).map { parent + "/" + $0 }
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        let mounts = table.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count > 4 && $0[4].hasPrefix(parent + "/") }
-        return entries + mounts.map { String($0[4]) }
+        let entries = FileManager.default.fileExists(atPath: parent) ? try FileManager.default.contentsOfDirectory(atPath: parent) : []
+        return entries.map { parent + "/" + $0 } + (try MountTable.mountPoints(under: parent))
     }
 
     static func request(_ tool: String, workspace: String? = nil) -> InvocationRequest {
@@ -197,14 +196,14 @@ import Testing
         #expect(refusal.kind == .auditStore)
         #expect(refusal.message.contains("not launched") && refusal.message.contains("disk gone"), "\(refusal.message)")
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/launched"), "the tool ran without its Started event")
-        #expect(Self.leftovers(fixture).isEmpty, "a refusal after staging released the mount")
+        #expect(try Self.leftovers(fixture).isEmpty, "a refusal after staging released the mount")
         fixture.store.fail(with: nil)
         #expect(try await fixture.store.events(matching: EventQuery()).isEmpty)
         // The same request with the store back runs (the marker proves the check above can fail).
         let again = await fixture.pipeline.invoke(Self.request("marker", workspace: fixture.workspace), judge: fixture.judge)
         if case let .finished(_, run, _) = again { #expect(run.exitCode == 0, "\(String(decoding: run.stderr.keptHead, as: UTF8.self))") }
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/launched"))
-        #expect(Self.leftovers(fixture).isEmpty)
+        #expect(try Self.leftovers(fixture).isEmpty)
     }
 
     @Test(
@@ -219,7 +218,7 @@ import Testing
             while try await fixture.store.events(matching: EventQuery(executionID: request.executionID)).isEmpty {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(!Self.leftovers(fixture).isEmpty, "the mount is staged while the tool runs")
+            #expect(try !Self.leftovers(fixture).isEmpty, "the mount is staged while the tool runs")
             try await Task.sleep(for: .milliseconds(500))
             running.cancel()
         }
@@ -232,7 +231,7 @@ import Testing
         #expect(events.map(\.0) == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
         #expect(events.last?.1["outcome"] as? String == outcome)
         if tool == "marker" { #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/launched"), "the mount was writable") }
-        #expect(Self.leftovers(fixture).isEmpty)
+        #expect(try Self.leftovers(fixture).isEmpty)
     }
 
     @Test("a mount through a symlink is refused before Started: nothing recorded, nothing launched, nothing staged")
@@ -252,7 +251,7 @@ import Testing
         #expect(refusal.message.contains("'\(fixture.workspace)/link' passes through a symlink"), "\(refusal.message)")
         #expect(try await fixture.store.events(matching: EventQuery(executionID: request.executionID)).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/real/launched"))
-        #expect(Self.leftovers(fixture).isEmpty)
+        #expect(try Self.leftovers(fixture).isEmpty)
         // Through its real path the same mount runs (so the checks above can fail).
         let direct = await fixture.pipeline.invoke(Self.request("marker", workspace: fixture.workspace + "/real"), judge: fixture.judge)
         guard case .finished = direct else {
@@ -260,7 +259,7 @@ import Testing
             return
         }
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/real/launched"))
-        #expect(Self.leftovers(fixture).isEmpty)
+        #expect(try Self.leftovers(fixture).isEmpty)
     }
 
     @Test("when the store fails after launch, Completed goes to the spool and is delivered once it is back")
