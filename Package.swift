@@ -69,12 +69,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // openat2(2), which glibc 2.36 does not wrap: host mounts are opened beneath their root with
+        // no symlink followed (see MountSystemCalls.swift).
+        .target(name: "CLinuxMount"),
         // podman/docker: resolve the binary, build the run argv, launch, pump output, enforce the
         // deadline, reap orphans.
         .target(
             name: "AirlockEngine",
             dependencies: [
                 "AirlockPolicy",
+                "CLinuxMount",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -192,12 +196,17 @@ let package = Package(
             dependencies: ["AirlockSeccomp"],
             swiftSettings: strictSettings
         ),
+        // renameat2(RENAME_EXCHANGE) for the mount race tests: Swift's Glibc module does not expose it.
+        .target(
+            name: "CRenameExchange",
+            path: "Tests/CRenameExchange"
+        ),
         .testTarget(
             name: "AirlockEngineTests",
-            dependencies: ["AirlockEngine", "AirlockPolicy"],
+            dependencies: ["AirlockEngine", "AirlockPolicy", "AirlockTestSupport", "CRenameExchange"],
             swiftSettings: strictSettings
         ),
-        // What tests of several modules share: a throwaway PostgreSQL server.
+        // What tests of several modules share: a throwaway PostgreSQL server, the mount table.
         .target(
             name: "AirlockTestSupport",
             path: "Tests/AirlockTestSupport",
@@ -215,7 +224,7 @@ let package = Package(
             name: "AirlockServerTests",
             dependencies: [
                 "AirlockServer", "AirlockInvocation", "AirlockEvents", "AirlockEngine", "AirlockPolicy", "AirlockSeccomp",
-                .product(name: "Yams", package: "Yams"),
+                "AirlockTestSupport", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -72,10 +72,16 @@ public struct AuditOptions: ParsableArguments, Sendable {
         }
     }
 
+    /// Removes what processes killed mid-run left on this host: engine working directories, and
+    /// host mounts still bound on their staging paths (see `MountStaging`).
     public func removeAbandonedEngineDirectories(logger: Logger) {
         let removed = EngineDirectory.removeAbandoned()
         if !removed.isEmpty {
             logger.info("Removed abandoned engine directories", metadata: ["directories": "\(removed.joined(separator: ", "))"])
+        }
+        let unstaged = MountStaging().removeAbandoned()
+        if !unstaged.isEmpty {
+            logger.info("Released abandoned staged mounts", metadata: ["directories": "\(unstaged.joined(separator: ", "))"])
         }
     }
 }

@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// Everything the engine is told about one container. It is built from the policy's tool entry;
-/// from the caller come only the argv (already judged), the tenant and mounts checked by `MountResolver`.
+/// from the caller come only the argv (already judged), the tenant and mounts staged by `MountStaging`.
 public struct ContainerRunSpec: Sendable, Hashable {
     public var executionID: String
     public var toolName: String
@@ -67,9 +67,10 @@ extension ContainerSpec {
     }
 }
 
-/// A host path bound into the container, checked against the tool's mount roots.
+/// A host path bound into the container.
 public struct Mount: Sendable, Hashable {
-    /// Absolute host path, symlinks resolved.
+    /// The absolute host path the engine binds. For a caller's mount, a staging path that
+    /// `MountStaging` bound the checked directory onto: a path only root can change.
     public var hostPath: String
     /// Absolute path inside the container.
     public var containerPath: String

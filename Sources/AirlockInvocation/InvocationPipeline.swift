@@ -72,7 +72,8 @@ public enum InvocationResult: Sendable {
 /// Why an allowed invocation was not launched.
 public struct Refusal: Sendable, Error, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        /// A requested mount is outside the tool's roots or malformed: the caller's to fix.
+        /// A requested mount is outside the tool's roots, through a symlink or malformed (the caller's
+        /// to fix), or cannot be bound race-free, e.g. Airlock is not root (the operator's).
         case mount
         /// The tool's seccomp profile does not load: the operator's to fix.
         case seccompProfile = "seccomp_profile"
@@ -113,10 +114,12 @@ public struct InvocationPipeline: Sendable {
     /// Bytes kept per stream (head and tail); every byte is counted regardless.
     public var retentionBytes: Int
     public var logger: Logger
+    /// Where the caller's host mounts are bound for the engine (see `MountStaging`).
+    public var mountStaging: MountStaging
 
     public init(
         engine: @escaping EngineSource, trail: AuditTrail, sandbox: SandboxAttestor, retentionBytes: Int = 1 << 20, logger: Logger,
-        loadProfile: @escaping ProfileLoader
+        mountStaging: MountStaging = MountStaging(), loadProfile: @escaping ProfileLoader
     ) {
         self.engine = engine
         self.trail = trail
@@ -124,6 +127,7 @@ public struct InvocationPipeline: Sendable {
         self.loadProfile = loadProfile
         self.retentionBytes = retentionBytes
         self.logger = logger
+        self.mountStaging = mountStaging
     }
 
     /// Judges only: the dry run. Nothing launched, nothing recorded.
@@ -166,7 +170,23 @@ public struct InvocationPipeline: Sendable {
         }
 
         // Everything that can refuse is checked before anything is recorded as started or launched.
-        let mounts: [Mount]
+        // The host mounts are bound here, race-free, onto staging paths that live exactly as long as
+        // this invocation: released below on every way it ends, refusals included.
+        let staged: StagedMounts
+        do {
+            staged = try mountStaging.stage(request.mounts, roots: tool.container.mountRoots, executionID: request.executionID)
+        } catch {
+            let refusal = Refusal(.mount, error.message)
+            logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+            return .refused(decision, refusal)
+        }
+        defer {
+            let problems = staged.release()
+            if !problems.isEmpty {
+                logger.warning("Staged mounts not fully released", metadata: metadata.merging(["problems": "\(problems)"]) { $1 })
+            }
+        }
+        let mounts = staged.mounts
         let profile: SeccompProfile.Reference
         let engine: ContainerEngine
         var container = tool.container
@@ -178,7 +198,6 @@ public struct InvocationPipeline: Sendable {
         }
         let attestation: SandboxAttestation
         do {
-            mounts = try MountResolver.resolve(request.mounts, roots: tool.container.mountRoots)
             profile = try loadProfile(tool.container.seccompProfile)
             container.seccompProfile = profile.file
             container = container.resolvingSeccompProfile
@@ -186,7 +205,6 @@ public struct InvocationPipeline: Sendable {
         } catch {
             let refusal =
                 switch error {
-                case is MountError: Refusal(.mount, "\(error)")
                 case is SeccompProfileError: Refusal(.seccompProfile, "\(error)")
                 default: Refusal(.engine, "\(error)")
                 }

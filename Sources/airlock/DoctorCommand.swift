@@ -106,7 +106,7 @@ struct DoctorCommand: AsyncParsableCommand {
 struct ReapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reap",
-        abstract: "Remove Airlock containers (and engine working directories) that outlived their invocation (their owner process is gone).",
+        abstract: "Remove Airlock containers (and engine working directories and staged mounts) that outlived their invocation (their owner process is gone).",
         discussion: "Only the containers of this installation (its state directory) are judged: another installation's owner cannot be told gone from here."
     )
 
@@ -127,6 +127,8 @@ struct ReapCommand: AsyncParsableCommand {
             print(removed.isEmpty ? "no orphaned containers" : "removed: \(removed.joined(separator: ", "))")
             let directories = EngineDirectory.removeAbandoned()
             if !directories.isEmpty { print("removed abandoned engine directories: \(directories.joined(separator: ", "))") }
+            let staged = MountStaging().removeAbandoned()
+            if !staged.isEmpty { print("released abandoned staged mounts: \(staged.joined(separator: ", "))") }
         } catch {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error

@@ -4,6 +4,7 @@ import AirlockInvocation
 import AirlockPolicy
 import AirlockSeccomp
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Logging
 import Testing
@@ -52,6 +53,8 @@ import Testing
 
     struct Fixture {
         var workspace: String
+        /// Where this fixture's host mounts are staged (root's, under /run).
+        var staging: MountStaging
         var store: InMemoryEventStore
         var trail: AuditTrail
         var pipeline: InvocationPipeline
@@ -65,12 +68,22 @@ import Testing
         let engine = try await EngineResolver(explicit: "podman").resolve()
         let store = InMemoryEventStore()
         let trail = AuditTrail(store: store, spool: try EventSpool(directory: workspace + "/.spool"))
+        let staging = MountStaging(parent: "/run/airlock-tests/pipeline-\(getpid())")
         let pipeline = InvocationPipeline(
-            engine: { engine }, trail: trail, sandbox: SandboxAttestor(), retentionBytes: 4096, logger: Logger(label: "test"),
+            engine: { engine }, trail: trail, sandbox: SandboxAttestor(), retentionBytes: 4096, logger: Logger(label: "test"), mountStaging: staging,
             loadProfile: { path throws(SeccompProfileError) in
                 try SeccompProfile.load(path: path) { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }.reference
             })
-        return Fixture(workspace: workspace, store: store, trail: trail, pipeline: pipeline, judge: Judge(policy: try policy(workspace: workspace)))
+        return Fixture(
+            workspace: workspace, staging: staging, store: store, trail: trail, pipeline: pipeline,
+            judge: Judge(policy: try policy(workspace: workspace)))
+    }
+
+    /// What is left staged: directories under the fixture's staging parent, and mounts below it.
+    static func leftovers(_ fixture: Fixture) throws -> [String] {
+        let parent = fixture.staging.parent
+        let entries = FileManager.default.fileExists(atPath: parent) ? try FileManager.default.contentsOfDirectory(atPath: parent) : []
+        return entries.map { parent + "/" + $0 } + (try MountTable.mountPoints(under: parent))
     }
 
     static func request(_ tool: String, workspace: String? = nil) -> InvocationRequest {
@@ -207,12 +220,70 @@ import Testing
         #expect(refusal.kind == .auditStore)
         #expect(refusal.message.contains("not launched") && refusal.message.contains("disk gone"), "\(refusal.message)")
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/launched"), "the tool ran without its Started event")
+        #expect(try Self.leftovers(fixture).isEmpty, "a refusal after staging released the mount")
         fixture.store.fail(with: nil)
         #expect(try await fixture.store.events(matching: EventQuery()).isEmpty)
         // The same request with the store back runs (the marker proves the check above can fail).
         let again = await fixture.pipeline.invoke(Self.request("marker", workspace: fixture.workspace), judge: fixture.judge)
         if case let .finished(_, run, _) = again { #expect(run.exitCode == 0, "\(String(decoding: run.stderr.keptHead, as: UTF8.self))") }
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/launched"))
+        #expect(try Self.leftovers(fixture).isEmpty)
+    }
+
+    @Test(
+        "host mounts are staged for the run and released on every ending",
+        arguments: [("marker", "exited"), ("sleeper", "timed_out"), ("missing", "engine_failure"), ("sleeper", "cancelled")])
+    func stagedMountsReleased(tool: String, outcome: String) async throws {
+        let fixture = try await Self.fixture()
+        let request = Self.request(tool, workspace: fixture.workspace)
+        let running = Task { await fixture.pipeline.invoke(request, judge: fixture.judge) }
+        if outcome == "cancelled" {
+            // Cancelled while the container runs, its mount staged.
+            while try await fixture.store.events(matching: EventQuery(executionID: request.executionID)).isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try !Self.leftovers(fixture).isEmpty, "the mount is staged while the tool runs")
+            try await Task.sleep(for: .milliseconds(500))
+            running.cancel()
+        }
+        let result = await running.value
+        guard case .finished = result else {
+            Issue.record("expected a finished invocation, got \(result)")
+            return
+        }
+        let events = try await Self.payloads(fixture.store, request.executionID)
+        #expect(events.map(\.0) == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+        #expect(events.last?.1["outcome"] as? String == outcome)
+        if tool == "marker" { #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/launched"), "the mount was writable") }
+        #expect(try Self.leftovers(fixture).isEmpty)
+    }
+
+    @Test("a mount through a symlink is refused before Started: nothing recorded, nothing launched, nothing staged")
+    func symlinkMountRefused() async throws {
+        let fixture = try await Self.fixture()
+        try FileManager.default.createDirectory(atPath: fixture.workspace + "/real", withIntermediateDirectories: true)
+        chmod(fixture.workspace + "/real", 0o777)
+        try FileManager.default.createSymbolicLink(atPath: fixture.workspace + "/link", withDestinationPath: "real")
+        let request = Self.request("marker", workspace: fixture.workspace + "/link")
+        let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
+        guard case let .refused(decision, refusal) = result else {
+            Issue.record("expected a refusal, got \(result)")
+            return
+        }
+        #expect(decision?.allowed == true)
+        #expect(refusal.kind == .mount)
+        #expect(refusal.message.contains("'\(fixture.workspace)/link' passes through a symlink"), "\(refusal.message)")
+        #expect(try await fixture.store.events(matching: EventQuery(executionID: request.executionID)).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/real/launched"))
+        #expect(try Self.leftovers(fixture).isEmpty)
+        // Through its real path the same mount runs (so the checks above can fail).
+        let direct = await fixture.pipeline.invoke(Self.request("marker", workspace: fixture.workspace + "/real"), judge: fixture.judge)
+        guard case .finished = direct else {
+            Issue.record("expected a finished invocation, got \(direct)")
+            return
+        }
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/real/launched"))
+        #expect(try Self.leftovers(fixture).isEmpty)
     }
 
     @Test("when the store fails after launch, Completed goes to the spool and is delivered once it is back")
