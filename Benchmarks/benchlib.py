@@ -62,13 +62,20 @@ def bare(engine, entrypoint, command, image="airlock/test:1", environment=()):
     and the default policy's alike; `environment` as the policy's tool sets it, sorted by name)."""
     name = "bench-" + uuid.uuid4().hex
     mib = 512 << 20
+    # The defaults RunArguments pins (see docs/architecture.md), and its PATH when the policy has none.
+    pinned = ["--init=false", "--ipc", "none", "--cgroupns", "private", "--tmpfs", "/dev/mqueue:ro,nosuid,nodev,noexec,size=4k"]
+    if os.path.basename(engine).startswith("podman"):
+        pinned += ["--http-proxy=false", "--read-only-tmpfs=false", "--unsetenv-all", "--env-host=false", "--systemd=false",
+                   "--pid", "private", "--uts", "private"]
+    environment = dict(environment)
+    environment.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     return [engine, "run", "--rm", "--name", name, "--network", "none", "--read-only", "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges", "--security-opt", f"seccomp={PROFILE}", "--user", "65534:65534",
             "--memory", str(mib), "--memory-swap", str(mib), "--pids-limit", "128", "--cpus", "1",
             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=128:128",
             "--tmpfs", f"/tmp:rw,nosuid,nodev,noexec,size={64 << 20},mode=1777", "--pull", "never",
-            "--workdir", "/workspace", "--log-driver", "none", "--runtime", "runc",
-            ] + [flag for name, value in sorted(environment) for flag in ("--env", f"{name}={value}")] + [
+            "--workdir", "/workspace"] + pinned + ["--log-driver", "none", "--runtime", "runc",
+            ] + [flag for name, value in sorted(environment.items()) for flag in ("--env", f"{name}={value}")] + [
             "--entrypoint", entrypoint, image] + command
 
 

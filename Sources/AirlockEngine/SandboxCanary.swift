@@ -39,12 +39,13 @@ public struct SandboxCanary: Sendable {
     public func spec(tool: String, container: ContainerSpec, runtimeOverride: String? = nil) -> ContainerRunSpec {
         var canary = container
         canary.entrypoint = [Self.probeTarget]
-        var spec = ContainerRunSpec(
+        // The tool's own deadline is not a setting of its sandbox, and may be shorter than a
+        // container start on a busy host.
+        canary.timeoutSeconds = Double(timeout.components.seconds)
+        return ContainerRunSpec(
             executionID: "canary-" + UUID().uuidString.lowercased(), toolName: tool, tenant: "airlock-canary", container: canary,
             arguments: [], mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)],
             runtimeOverride: runtimeOverride)
-        spec.timeoutOverride = timeout
-        return spec
     }
 
     /// Attests one tool's sandbox. Throws when the canary could not run or report (engine failure,

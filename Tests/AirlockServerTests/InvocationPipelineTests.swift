@@ -168,7 +168,11 @@ import Testing
         let fixture = try await Self.fixture()
         let request = Self.request("sleeper")
         let running = Task { await fixture.pipeline.invoke(request, judge: fixture.judge) }
-        try await Task.sleep(for: .milliseconds(800))
+        // Once launched (the sandbox attested, Started committed).
+        while try await fixture.store.events(matching: EventQuery(executionID: request.executionID)).isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(500))
         running.cancel()
         let result = await running.value
         guard case let .finished(_, run, _) = result else {
@@ -232,7 +236,7 @@ import Testing
 
     @Test(
         "host mounts are staged for the run and released on every ending",
-        arguments: [("marker", "exited"), ("sleeper", "timed_out"), ("missing", "engine_failure"), ("sleeper", "cancelled")])
+        arguments: [("marker", "exited"), ("sleeper", "timed_out"), ("noentry", "engine_failure"), ("sleeper", "cancelled")])
     func stagedMountsReleased(tool: String, outcome: String) async throws {
         let fixture = try await Self.fixture()
         let request = Self.request(tool, workspace: fixture.workspace)
