@@ -193,7 +193,9 @@ public struct ContainerRunner: Sendable {
     /// A clear message for the engine's own failures, from what it wrote on stderr.
     static func engineMessage(status: Int32, stderr: OutputCapture, image: String, engine: ContainerEngine) -> String {
         let text = String(decoding: stderr.keptTail.isEmpty ? stderr.keptHead : stderr.keptTail, as: UTF8.self)
-        let lastLine = text.split(separator: "\n").last.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+        // docker ends its errors with a hint to read its help: the error is the line before.
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("Run '") }
+        let lastLine = lines.last ?? ""
         let lowered = text.lowercased()
         if lowered.contains("image not known") || lowered.contains("no such image") || lowered.contains("unable to find image") {
             return "image '\(image)' is not in \(engine.kind.rawValue)'s local store (Airlock never pulls); build it with images/build"

@@ -161,4 +161,78 @@ struct SandboxAttestationTests {
         #expect(notReady.contains { $0.hasPrefix("sandbox kubectl:") && $0.contains(expected) }, "\(notReady)")
         #expect(!answer.contains("s3cr3t"))
     }
+
+    /// A second docker daemon, its own socket and storage, whose `daemon.json` widens every
+    /// default Airlock pins: an init process, the host's cgroup namespace, a shareable IPC
+    /// namespace with a 256 MiB `/dev/shm`, no-new-privileges off, 65536 open files. The pins hold:
+    /// the canary attests the policy's sandbox, and every escape is refused.
+    @Test("a docker daemon started with widening defaults: the pins hold, the canary attests, every escape is refused")
+    func widenedDockerDaemon() async throws {
+        // Short: a Unix socket's path has room for 107 bytes.
+        let directory = "/tmp/adk-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try #"{"init": true, "default-cgroupns-mode": "host", "default-ipc-mode": "shareable", "no-new-privileges": false, "default-shm-size": "256M", "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 65536, "Soft": 65536}}}"#
+            .write(toFile: directory + "/daemon.json", atomically: true, encoding: .utf8)
+        let socket = directory + "/docker.sock"
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: "/usr/sbin/dockerd")
+        daemon.arguments = [
+            "--config-file", directory + "/daemon.json", "--host", "unix://" + socket, "--data-root", directory + "/data", "--exec-root",
+            directory + "/exec", "--pidfile", directory + "/docker.pid", "--bridge", "none", "--iptables=false", "--storage-driver", "vfs",
+        ]
+        daemon.standardOutput = FileHandle.nullDevice
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+            _ = try? FaultSuiteTests.shell("umount -R \(directory)/exec 2>/dev/null; umount -R \(directory)/data 2>/dev/null; true")
+        }
+        let environment = ["DOCKER_HOST": "unix://" + socket]
+        var up = false
+        for _ in 0..<120 where !up {
+            try await Task.sleep(for: .milliseconds(250))
+            up = try FaultSuiteTests.shell("DOCKER_HOST=unix://\(socket) docker info >/dev/null 2>&1") == 0
+        }
+        #expect(up, "the second docker daemon did not come up")
+        let images = try FileManager.default.contentsOfDirectory(atPath: CommandLineTests.repositoryRoot + "/images/.cache")
+        let tarball = try #require(images.first { $0.hasPrefix("test-") && $0.hasSuffix(".tar") })
+        #expect(
+            try FaultSuiteTests.shell(
+                "DOCKER_HOST=unix://\(socket) docker import \(CommandLineTests.repositoryRoot)/images/.cache/\(tarball) airlock/test:1 >/dev/null") == 0)
+
+        // The escape probe, through airlock run, on that daemon.
+        let probes = directory + "/bin"
+        try FileManager.default.createDirectory(atPath: probes, withIntermediateDirectories: true)
+        #expect(try FaultSuiteTests.shell("gcc -static -O2 -o \(probes)/syscall-probe \(CommandLineTests.repositoryRoot)/Tests/Fixtures/syscall-probe.c") == 0)
+        chmod(directory, 0o755)
+        let policy = directory + "/policy.yaml"
+        try """
+            version: 1
+            tools:
+              probe:
+                grammar: \(CommandLineTests.repositoryRoot)/policies/grammars/git.yaml
+                image: airlock/test:1
+                entrypoint: [/bin/sh, -c, "/workspace/bin/syscall-probe all; ls /dev/shm 2>/dev/null && echo shm-present; cat /proc/1/comm"]
+                timeout: 60s
+                seccomp: \(CommandLineTests.repositoryRoot)/policies/seccomp/hardened.json
+                runtime: runc
+                mounts: [{root: \(probes)}]
+            contexts:
+              ro:
+                allow:
+                  - {id: probe-log, tool: probe, subcommand: [log], reason: test}
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let (_, state) = try Self.directory()
+        let run = try CommandLineTests.airlock(
+            ["run", "--policy", policy, "--context", "ro", "--engine", "docker", "--mount", "\(probes):/workspace/bin", "--", "probe", "log"],
+            environment: state.merging(environment) { $1 })
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.contains(": refused (") }.count == 36, "\(lines)")
+        #expect(!lines.contains { $0.contains("NOT refused") })
+        #expect(!lines.contains("shm-present"))
+        #expect(lines.last == "cat", "the tool is pid 1: no init process was added (\(lines.last ?? ""))")
+    }
 }
