@@ -68,6 +68,10 @@ import Testing
         let engine = try await EngineResolver(explicit: "podman").resolve()
         let store = InMemoryEventStore()
         let trail = AuditTrail(store: store, spool: try EventSpool(directory: workspace + "/.spool"))
+        // Earlier test processes' staging parents, empty once their runs released everything.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/run/airlock-tests")) ?? [] where name != "pipeline-\(getpid())" {
+            rmdir("/run/airlock-tests/" + name)
+        }
         let staging = MountStaging(parent: "/run/airlock-tests/pipeline-\(getpid())")
         let pipeline = InvocationPipeline(
             engine: { engine }, trail: trail, sandbox: SandboxAttestor(), retentionBytes: 4096, logger: Logger(label: "test"), mountStaging: staging,
