@@ -71,29 +71,4 @@ extension PolicyFiles {
     public static func seccompProfile(_ path: String) throws(SeccompProfileError) -> SeccompProfile {
         try SeccompProfile.load(path: path, readFile: readBytes)
     }
-
-    /// A seccomp profile for a run (`SeccompProfile.reference`): bytes compiled before (same
-    /// libseccomp, their program in `programs`) are not checked again.
-    public static func seccompReference(_ path: String, programs: SeccompProgramCache?) throws(SeccompProfileError) -> SeccompProfile.Reference {
-        try SeccompProfile.reference(path: path, readFile: readBytes, programs: programs)
-    }
-
-    /// The policies this build has loaded whole and found valid, in the user's cache directory
-    /// beside the engine probes: what lets `judge` and `run` build only the tool they are asked
-    /// about (see `PolicyValidationMemo`). This build is the executable's identity, so that another
-    /// build validates for itself.
-    public static func validationMemo() -> PolicyValidationMemo? {
-        guard let directory = EngineProbeCache.standard(), let build = EngineProbeCache.identity(of: "/proc/self/exe") else { return nil }
-        return PolicyValidationMemo(
-            build: build, read: { name in directory.read(named: name).map { [UInt8]($0) } },
-            write: { name, contents in directory.write(Data(contents), named: name) })
-    }
-
-    /// Compiled seccomp programs in the user's cache directory, beside the engine probes.
-    public static func seccompProgramCache() -> SeccompProgramCache? {
-        guard let directory = EngineProbeCache.standard() else { return nil }
-        return SeccompProgramCache(
-            read: { name in directory.read(named: name).map { [UInt8]($0) } },
-            write: { name, program in directory.write(Data(program), named: name) })
-    }
 }

@@ -55,8 +55,6 @@ public struct Judge: Sendable {
             (decision(request, allowed: false, ruleID: rule.rawValue, reason: reason, subcommand: subcommand, parsed: nil), [])
         }
         let toolName = registered?.baseTool ?? request.tool
-        // A scoped policy knows one tool: asked about another it would call it unknown.
-        assert(policy.scope == nil || policy.scope == toolName, "a policy scoped to \(policy.scope ?? "") judged \(toolName)")
         guard let tool = policy.tools[toolName] else {
             return deny(.unknownTool, "unknown tool '\(toolName)'; this policy has: \(policy.tools.keys.sorted().joined(separator: ", "))")
         }

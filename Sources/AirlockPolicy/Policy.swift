@@ -10,15 +10,11 @@ public struct Policy: Sendable {
     public var tenants: [String: Tenant]
     /// What tenants may register at run time; nil: nothing.
     public var registry: RegistryPolicy?
-    /// The one tool a scoped load built (`PolicyLoader.load(yaml:file:scope:memo:)`): this policy
-    /// answers for that tool only, and knows no other. Nil: the whole policy.
-    public var scope: String?
 
     public init(
         file: String, digest: String, argumentLimits: ArgumentLimits, tools: [String: ToolPolicy],
-        contexts: [String: SecurityContext], tenants: [String: Tenant], registry: RegistryPolicy? = nil, scope: String? = nil
+        contexts: [String: SecurityContext], tenants: [String: Tenant], registry: RegistryPolicy? = nil
     ) {
-        self.scope = scope
         self.registry = registry
         self.file = file
         self.digest = digest

@@ -31,8 +31,6 @@ extension PolicyBuild {
             for (name, item) in items {
                 if let tool = tools[name] {
                     ruleTools.append(tool)
-                } else if toolsLeftOut.contains(name) {
-                    continue  // a scoped build: this part of the rule is another tool's
                 } else {
                     reader.error(.unknownReference, "\(what) names unknown tool '\(name)' (known: \(tools.keys.sorted().joined(separator: ", ")))", at: item)
                 }

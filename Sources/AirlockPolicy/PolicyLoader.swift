@@ -15,10 +15,10 @@ public struct PolicyLoader: Sendable {
         self.readFile = readFile
     }
 
-    /// `scope` and `memo`: for a command asked about one tool, see `load(yaml:file:scope:memo:)`.
+    /// Reads the policy file and every grammar it names, and builds the whole policy from them.
     ///
     /// - Throws: `PolicyLoadError` with every error found; nothing else.
-    public func load(path: String, scope: String? = nil, memo: PolicyValidationMemo? = nil) throws(PolicyLoadError) -> Policy {
+    public func load(path: String) throws(PolicyLoadError) -> Policy {
         let text: String
         do {
             text = try readFile(path)
@@ -27,27 +27,18 @@ public struct PolicyLoader: Sendable {
                 PolicyError(.unreadableFile, "cannot read the policy file", at: SourceLocation(file: path, line: 0, column: 0), cause: "\(error)")
             ])
         }
-        return try load(yaml: text, file: path, scope: scope, memo: memo)
+        return try load(yaml: text, file: path)
     }
 
     /// Loads policy text; relative grammar and seccomp paths resolve against the file's directory.
-    ///
-    /// With a `memo`, a whole load that succeeds is remembered there. With a `scope` too, and an
-    /// entry in the memo for these exact files, only the tool named `scope` is built (its grammar,
-    /// and the rules that name it) and the digest is the entry's: a policy that decides for that
-    /// tool exactly as the whole policy does, and knows no other tool (`Policy.scope`). Anything
-    /// amiss in such a load, or no entry, and the whole policy is loaded and checked.
+    /// The whole policy, always: every tool, grammar and rule is built and checked, and the digest
+    /// is computed from the files just read.
     ///
     /// - Throws: `PolicyLoadError` with every error found; nothing else.
-    public func load(yaml text: String, file: String, scope: String? = nil, memo: PolicyValidationMemo? = nil) throws(PolicyLoadError)
-        -> Policy
-    {
-        var build = PolicyBuild(file: file, readFile: readFile, memo: memo, scope: scope)
+    public func load(yaml text: String, file: String) throws(PolicyLoadError) -> Policy {
+        var build = PolicyBuild(file: file, readFile: readFile)
         if let policy = build.run(text) { return policy }
-        guard build.scopedDigest != nil else { throw PolicyLoadError(errors: build.allErrors) }
-        var whole = PolicyBuild(file: file, readFile: readFile, memo: memo, scope: nil)
-        if let policy = whole.run(text) { return policy }
-        throw PolicyLoadError(errors: whole.allErrors)
+        throw PolicyLoadError(errors: build.allErrors)
     }
 }
 
@@ -69,21 +60,12 @@ struct PolicyBuild {
     var grammarTexts: [(path: String, text: String?)] = []
     /// Tool name to its grammar file, resolved.
     var grammarPathOfTool: [String: String] = [:]
-    let memo: PolicyValidationMemo?
-    /// The one tool to build, when the memo holds these files (`scopedDigest`).
-    let scope: String?
-    /// The remembered digest, when this build is scoped: only `scope` is built.
-    var scopedDigest: String?
-    /// Tools the policy declares that a scoped build leaves out; rules name them without error.
-    var toolsLeftOut: Set<String> = []
 
-    init(file: String, readFile: @escaping PolicyLoader.FileReader, memo: PolicyValidationMemo? = nil, scope: String? = nil) {
+    init(file: String, readFile: @escaping PolicyLoader.FileReader) {
         self.file = file
         self.directory = Paths.directory(of: file)
         self.readFile = readFile
         self.reader = YAMLReader(file: file)
-        self.memo = memo
-        self.scope = scope
     }
 
     var allErrors: [PolicyError] { reader.errors + grammarErrors }
@@ -106,22 +88,11 @@ struct PolicyBuild {
         let limits = top["arguments"].flatMap { argumentLimits($0, "arguments", inherited: .default) } ?? .default
 
         if let node = top["tools"] { readGrammarFiles(named: node) }
-        let memoName = memo?.name(policyFile: file, policyText: text, grammars: grammarTexts)
-        // Scoped only to a tool the policy has: a decision about an unknown tool names the tools it has.
-        if let scope, let scopedGrammar = grammarPathOfTool[scope], let memo, let memoName, let digest = memo.digest(named: memoName) {
-            scopedDigest = digest
-            prefetchGrammars([scopedGrammar])
-        } else {
-            prefetchGrammars(grammarTexts.map(\.path))
-        }
+        prefetchGrammars(grammarTexts.map(\.path))
         var tools: [String: ToolPolicy] = [:]
         var grammarDocuments: [String: [UInt8]] = [:]
         if let node = top["tools"], let entries = reader.entries(node, "tools") {
             for (name, keyNode, value) in entries {
-                if scopedDigest != nil, name != scope {
-                    toolsLeftOut.insert(name)
-                    continue
-                }
                 guard OptionSpec.isValidName(Substring(name)) else {
                     reader.error(.invalidValue, "invalid tool name '\(name)'", at: keyNode)
                     continue
@@ -170,23 +141,16 @@ struct PolicyBuild {
         var tenants: [String: Tenant] = [:]
         if let node = top["tenants"], let entries = reader.entries(node, "tenants") {
             for (name, _, value) in entries {
-                if let tenant = tenant(name, value, contexts: Set(contextOrder), tools: Set(knownTools.keys).union(toolsLeftOut)) {
+                if let tenant = tenant(name, value, contexts: Set(contextOrder), tools: Set(knownTools.keys)) {
                     tenants[name] = tenant
                 }
             }
         }
-        let registry = top["registry"].flatMap { self.registry($0, tools: Set(knownTools.keys).union(toolsLeftOut)) }
+        let registry = top["registry"].flatMap { self.registry($0, tools: Set(knownTools.keys)) }
         guard allErrors.isEmpty else { return nil }
-        let digest: String
-        if let scopedDigest {
-            digest = scopedDigest
-        } else {
-            digest = PolicyDigest.compute(policy: document, grammars: grammarDocuments)
-            if let memo, let memoName { memo.remember(digest, named: memoName) }
-        }
+        let digest = PolicyDigest.compute(policy: document, grammars: grammarDocuments)
         return Policy(
-            file: file, digest: digest, argumentLimits: limits, tools: tools, contexts: contexts, tenants: tenants, registry: registry,
-            scope: scopedDigest == nil ? nil : scope)
+            file: file, digest: digest, argumentLimits: limits, tools: tools, contexts: contexts, tenants: tenants, registry: registry)
     }
 
     /// The context and its ancestors, ancestors first, each once; nil on a cycle (reported).
@@ -298,8 +262,7 @@ struct PolicyBuild {
         return result
     }
 
-    /// Reads every grammar file the tools name, once: their bytes name the memo's entry, and the
-    /// grammars are loaded from these texts. Only reads: what is wrong with a tool entry or a file
+    /// Reads every grammar file the tools name, once; the grammars are loaded from these texts. Only reads: what is wrong with a tool entry or a file
     /// is reported by `tool` and `grammar`, in the order they meet it.
     mutating func readGrammarFiles(named tools: Node) {
         guard case let .mapping(entries) = tools else { return }

@@ -11,12 +11,11 @@ extension SeccompProfile {
     /// one reader to trust: the executable's.
     public typealias FileReader = (String) throws -> [UInt8]
 
-    /// Reads, validates and compiles a profile file; with `programs`, a profile compiled before (same
-    /// bytes, same libseccomp) takes its program from the cache.
+    /// Reads, validates and compiles a profile file: every load is checked by libseccomp.
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
-    public static func load(path: String, readFile: FileReader, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
-        try parse(try read(path, readFile), file: path, programs: programs)
+    public static func load(path: String, readFile: FileReader) throws(SeccompProfileError) -> SeccompProfile {
+        try parse(try read(path, readFile), file: path)
     }
 
     private static func read(_ path: String, _ readFile: FileReader) throws(SeccompProfileError) -> [UInt8] {
@@ -34,25 +33,8 @@ extension SeccompProfile {
     /// shape cannot show (all its refusals collected, each naming its entry).
     ///
     /// - Throws: `SeccompProfileError` with every error found; nothing else.
-    public static func parse(_ bytes: [UInt8], file: String, programs: SeccompProgramCache? = nil) throws(SeccompProfileError) -> SeccompProfile {
-        try parse(bytes, digest: digest(of: bytes), file: file, programs: programs)
-    }
-
-    /// A profile for a run: its file and digest, once its bytes are known to pass every check `load`
-    /// makes. Bytes whose program this libseccomp compiled before (it is in `programs`) passed them
-    /// then; the checks depend only on the bytes, the libseccomp version and the architecture, which
-    /// name the cache entry, so they are not read again (~0.8 ms of every `airlock run`). Other bytes
-    /// are loaded whole, and their program kept.
-    ///
-    /// - Throws: `SeccompProfileError` with every error found; nothing else.
-    public static func reference(path: String, readFile: FileReader, programs: SeccompProgramCache?) throws(SeccompProfileError) -> Reference {
-        let bytes = try read(path, readFile)
+    public static func parse(_ bytes: [UInt8], file: String) throws(SeccompProfileError) -> SeccompProfile {
         let digest = digest(of: bytes)
-        if programs?.program(for: digest) != nil { return Reference(file: path, digest: digest) }
-        return try parse(bytes, digest: digest, file: path, programs: programs).reference
-    }
-
-    private static func parse(_ bytes: [UInt8], digest: String, file: String, programs: SeccompProgramCache?) throws(SeccompProfileError) -> SeccompProfile {
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)
@@ -63,12 +45,7 @@ extension SeccompProfile {
         }
         var reader = SeccompProfileReader(file: file)
         guard var profile = reader.read(root, digest: digest) else { throw SeccompProfileError(file: file, errors: reader.errors) }
-        if let program = programs?.program(for: profile.digest) {
-            profile.program = program
-        } else {
-            profile.program = try compile(profile)
-            programs?.store(profile.program, for: profile.digest)
-        }
+        profile.program = try compile(profile)
         return profile
     }
 

@@ -26,9 +26,7 @@ struct JudgeCommand: ParsableCommand {
     func run() throws {
         let loaded: Policy
         do {
-            // --explain lists every rule of the tool: the whole policy, as `policy check` sees it.
-            loaded = try PolicyFiles.loader.load(
-                path: request.policy, scope: explain ? nil : request.command[0], memo: PolicyFiles.validationMemo())
+            loaded = try PolicyFiles.loader.load(path: request.policy)
         } catch {
             PolicyFiles.report(error)
             throw ExitStatus.error
@@ -37,7 +35,6 @@ struct JudgeCommand: ParsableCommand {
             tool: request.command[0], rawArgv: Self.rawArguments(expected: request.command), tenant: request.tenant,
             securityContext: request.context)
         let judge = Judge(policy: loaded)
-        KeptUntilExit.keep(loaded, judge)
         let (decision, evaluations) = explain ? judge.explain(judgeRequest) : (judge.decide(judgeRequest), [])
         switch request.format {
         case .json: print(try DecisionReport(decision, evaluations: explain ? evaluations : nil).json())

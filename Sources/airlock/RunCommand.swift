@@ -61,7 +61,7 @@ struct RunCommand: AsyncParsableCommand {
         async let engineLookup = Self.resolveEngine(engine)
         let loaded: Policy
         do {
-            loaded = try PolicyFiles.loader.load(path: request.policy, scope: request.command[0], memo: PolicyFiles.validationMemo())
+            loaded = try PolicyFiles.loader.load(path: request.policy)
         } catch {
             PolicyFiles.report(error)
             throw ExitStatus.error
@@ -78,7 +78,6 @@ struct RunCommand: AsyncParsableCommand {
             securityContext: request.context, mounts: mountRequests, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
             runtimeOverride: runtime)
         let judge = Judge(policy: loaded)
-        KeptUntilExit.keep(loaded, judge)
         let trail = try await openedTrail
 
         // A denial needs no engine; an allowed command resolves it first, then closes what a
@@ -110,8 +109,8 @@ struct RunCommand: AsyncParsableCommand {
                 return resolvedEngine
             },
             trail: trail, sandbox: sandbox, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
-            loadProfile: { [programs = PolicyFiles.seccompProgramCache()] path throws(SeccompProfileError) in
-                try PolicyFiles.seccompReference(path, programs: programs)
+            loadProfile: { path throws(SeccompProfileError) in
+                try PolicyFiles.seccompProfile(path).reference
             })
 
         var output: OutputForwarding?
