@@ -56,34 +56,6 @@ public struct AuditOptions: ParsableArguments, Sendable {
         }
         return AuditTrail(store: store, spool: spool, logger: logger)
     }
-
-    /// Delivers what the spool holds and closes the invocations a crash left open (their containers
-    /// removed, `Completed` written with `abandoned: true`). Failures are logged: they are retried
-    /// at the next start. Returns the execution ids reconciled.
-    @discardableResult
-    public func recover(_ trail: AuditTrail, engine: ContainerEngine, logger: Logger) async -> [String] {
-        do {
-            return try await trail.reconcile(
-                isOwnerGone: { owner in ContainerOwner(label: owner)?.isGone() ?? false },
-                removeContainer: { name in await engine.removeContainer(named: name) })
-        } catch {
-            logger.warning("Recovery postponed", metadata: ["error": "\(error.message)"])
-            return []
-        }
-    }
-
-    /// Removes what processes killed mid-run left on this host: engine working directories, and
-    /// host mounts still bound on their staging paths (see `MountStaging`).
-    public func removeAbandonedEngineDirectories(logger: Logger) {
-        let removed = EngineDirectory.removeAbandoned()
-        if !removed.isEmpty {
-            logger.info("Removed abandoned engine directories", metadata: ["directories": "\(removed.joined(separator: ", "))"])
-        }
-        let unstaged = MountStaging().removeAbandoned()
-        if !unstaged.isEmpty {
-            logger.info("Released abandoned staged mounts", metadata: ["directories": "\(unstaged.joined(separator: ", "))"])
-        }
-    }
 }
 
 /// While alive, SIGINT and SIGTERM call `handler` instead of ending the process, so that a running

@@ -134,16 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
         let workerEngine = WorkerEngine(
             logger: logger,
             resolve: { () async throws(EngineError) -> ContainerEngine in try await EngineResolver(explicit: explicitEngine).resolve() },
-            onFirstResolved: { engine in
-                await audit.recover(trail, engine: engine, logger: logger)
-                audit.removeAbandonedEngineDirectories(logger: logger)
-                do {
-                    let removed = try await OrphanReaper(engine: engine).reap()
-                    if !removed.isEmpty { logger.warning("Removed orphaned containers", metadata: ["containers": "\(removed.joined(separator: ", "))"]) }
-                } catch {
-                    logger.warning("Orphan reaping failed", metadata: ["error": "\(error)"])
-                }
-            })
+            onFirstResolved: { engine in await Recovery(trail: trail, logger: logger).run(engine: engine, thorough: true) })
 
         var configuration = WorkerConfiguration(socketPath: resolvedSocket)
         configuration.socketMode = mode_t(socketMode, radix: 8)!

@@ -55,10 +55,8 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             try refuse("\(error)", decision: nil)
         }
-        // The audit store opens and the engine is looked up while the policy loads: none of the
-        // three needs another, and the store's I/O overlaps the policy's parsing.
+        // The audit store opens while the policy loads: the store's I/O overlaps the policy's parsing.
         async let openedTrail = audit.openTrail(logger: Self.logger)
-        async let engineLookup = Self.resolveEngine(engine)
         let loaded: Policy
         do {
             loaded = try PolicyFiles.loader.load(path: request.policy)
@@ -79,34 +77,20 @@ struct RunCommand: AsyncParsableCommand {
             runtimeOverride: runtime)
         let judge = Judge(policy: loaded)
         let trail = try await openedTrail
-
-        // A denial needs no engine; an allowed command resolves it first, then closes what a
-        // previous run left open (spooled events, invocations a crash abandoned).
-        let resolvedEngine: ContainerEngine?
-        if InvocationPipeline.judge(invocation, judge: judge).allowed {
-            let resolved: ContainerEngine
-            switch await engineLookup {
-            case let .success(engine): resolved = engine
-            case let .failure(error): try refuse("\(error)", decision: nil)
-            }
-            Self.logger.info("\(resolved.resolvedLogLine)")
-            // A process that died mid-run also left its engine working directory: only then is the
-            // temporary directory searched, not on every run.
-            if await !audit.recover(trail, engine: resolved, logger: Self.logger).isEmpty {
-                audit.removeAbandonedEngineDirectories(logger: Self.logger)
-            }
-            resolvedEngine = resolved
-        } else {
-            resolvedEngine = nil
-            if !trail.spool.isEmpty { await trail.deliverSpool() }
-        }
+        // Events a previous run could not commit go first, in their order.
+        if !trail.spool.isEmpty { await trail.deliverSpool() }
         // Attestations that held are kept in the state directory: one process per call, and the
         // canary costs as much as the tool's own run.
         let sandbox = SandboxAttestor(directory: audit.resolvedStateDirectory + "/sandbox")
+        let explicitEngine = engine
         let pipeline = InvocationPipeline(
-            engine: { () throws(EngineError) in
-                guard let resolvedEngine else { throw EngineError("no container engine was resolved") }
-                return resolvedEngine
+            // Asked for only once the command is allowed (a denial needs no engine); then what a
+            // previous run left open is closed before this one launches.
+            engine: { () async throws(EngineError) -> ContainerEngine in
+                let resolved = try await EngineResolver(explicit: explicitEngine).resolve(probeRuntime: false, cache: .standard())
+                Self.logger.info("\(resolved.resolvedLogLine)")
+                await Recovery(trail: trail, logger: Self.logger).run(engine: resolved, thorough: false)
+                return resolved
             },
             trail: trail, sandbox: sandbox, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
             loadProfile: { path throws(SeccompProfileError) in
@@ -167,15 +151,6 @@ struct RunCommand: AsyncParsableCommand {
         case .timedOut: return 124
         case .cancelled: return 130
         case .engineFailure: return 125
-        }
-    }
-
-    /// The engine for an allowed command; a failure matters only then (a denial needs no engine).
-    private static func resolveEngine(_ explicit: String?) async -> Result<ContainerEngine, EngineError> {
-        do {
-            return .success(try await EngineResolver(explicit: explicit).resolve(probeRuntime: false, cache: .standard()))
-        } catch {
-            return .failure(error)
         }
     }
 
