@@ -89,7 +89,7 @@ final class SymlinkSwapper: Sendable {
     }
 }
 
-@Suite("Mounts: opened beneath the tool's roots, bound race-free", .serialized)
+@Suite("Mounts: opened beneath the tool's roots, bound race-free", .serialized, .enabled(if: geteuid() == 0, "binds mounts: needs root"))
 struct MountResolverTests {
     @Test("a path inside a root is staged: the engine gets a private path showing exactly it, read-only by default")
     func inside() throws {

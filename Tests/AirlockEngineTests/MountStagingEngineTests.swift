@@ -5,7 +5,7 @@ import Testing
 
 /// Staged host mounts on the real engines: the engine binds the staging path, and so exactly the
 /// directory Airlock checked.
-@Suite("Staged host mounts on the real engines", .serialized)
+@Suite("Staged host mounts on the real engines", .serialized, .enabled(if: geteuid() == 0, "binds mounts: needs root"))
 struct MountStagingEngineTests {
     /// Issue #22 §1.1 end to end: while a thread swaps the directory for a symlink to an outside
     /// directory, containers mounting it read the directory's marker, or are refused; never the

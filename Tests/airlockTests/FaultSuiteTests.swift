@@ -118,7 +118,7 @@ struct FaultSuiteTests {
 
     /// The state directory (store and spool) on a small tmpfs: filled up, then read-only. Nothing
     /// is launched while `Started` cannot be committed; once it can, runs work again.
-    @Test("the state directory full, then read-only: refused before launch, nothing lost once it recovers")
+    @Test("the state directory full, then read-only: refused before launch, nothing lost once it recovers", .enabled(if: geteuid() == 0, "mounts a tmpfs"))
     func stateDirectoryFaults() throws {
         let directory = try EventsCommandTests.scratch()
         let state = directory + "/state"
