@@ -607,7 +607,8 @@ extension PostgresEventStore {
             guard connection.isConnected else {
                 throw PostgresError(message: connection.errorMessage, connectionLost: true)
             }
-            // Timestamps come back as `2026-11-23 10:00:00.123+00`, whatever the server's settings. A
+            // Timestamps come back as `2026-11-23 10:00:00.123+00`, whatever the server's settings;
+            // text as UTF-8, the bytes the audit chain hashes (`airlock_chain_field`). A
             // process of ours that stalls inside a transaction (stopped, cut off) loses its session
             // rather than holding the append lock for every writer.
             _ = try connection.executeScript(
