@@ -235,20 +235,16 @@ extension PostgresEventStore {
             DECLARE
                 v_count integer := coalesce(array_length(p_types, 1), 0);
                 v_head text;
+                v_sequence regclass;
+                v_ids bigint[] := '{}';
+                v_outcomes text[] := '{}';
+                v_hashes text[] := '{}';
                 v_stored bigint[];
                 v_first integer[];
                 v_completed bigint[];
                 v_first_completion integer[];
-                v_ids bigint[] := '{}';
-                v_outcomes text[] := '{}';
-                v_new_ids bigint[] := '{}';
-                v_new_types text[] := '{}';
-                v_new_created timestamptz[] := '{}';
-                v_new_payloads jsonb[] := '{}';
-                v_new_hashes text[] := '{}';
-                v_sequence regclass;
-                v_payload jsonb;
                 v_id bigint;
+                v_text bytea;
             BEGIN
                 IF v_count = 0 THEN
                     RETURN;
@@ -258,24 +254,29 @@ extension PostgresEventStore {
                 -- Under the lock: the head cannot move until this transaction commits.
                 SELECT e.chain_hash INTO v_head FROM gateway_events AS e WHERE e.chain_hash IS NOT NULL ORDER BY e.id DESC LIMIT 1;
                 v_sequence := pg_get_serial_sequence('gateway_events', 'id')::regclass;
-                -- Per input row: its event_id's stored row, its first occurrence in the batch, and for a
-                -- Completed the execution's stored Completed and its first Completed in the batch.
-                SELECT array_agg(a.stored ORDER BY a.n), array_agg(a.first ORDER BY a.n),
-                       array_agg(a.completed ORDER BY a.n), array_agg(a.first_completion ORDER BY a.n)
-                  INTO v_stored, v_first, v_completed, v_first_completion
-                  FROM (
-                    SELECT i.n,
-                           (SELECT s.id FROM gateway_events AS s WHERE s.payload->>'event_id' = i.event_id) AS stored,
-                           min(i.n) OVER (PARTITION BY i.event_id) AS first,
-                           CASE WHEN i.completion IS NOT NULL THEN
-                               (SELECT min(c.id) FROM gateway_events AS c
-                                 WHERE c.payload->>'execution_id' = i.completion AND c.event_type = 'CliToolInvocationCompleted')
-                           END AS completed,
-                           min(i.n) OVER (PARTITION BY i.completion) AS first_completion
-                      FROM (SELECT k AS n, p_event_ids[k] AS event_id,
-                                   CASE WHEN p_types[k] = 'CliToolInvocationCompleted' THEN p_payloads->(k - 1)->>'execution_id' END AS completion
-                              FROM generate_subscripts(p_types, 1) AS k) AS i
-                  ) AS a;
+                -- Per record: its event_id's stored row, its first occurrence in the batch, and for a
+                -- Completed the execution's stored Completed and its first Completed in the batch. Only
+                -- for a batch that may need it: the common one is of new events and holds no Completed.
+                IF 'CliToolInvocationCompleted' = ANY (p_types)
+                   OR EXISTS (SELECT 1 FROM gateway_events AS s WHERE s.payload->>'event_id' = ANY (p_event_ids))
+                   OR (SELECT count(DISTINCT e) FROM unnest(p_event_ids) AS e) < v_count THEN
+                    SELECT array_agg(a.stored ORDER BY a.n), array_agg(a.first ORDER BY a.n),
+                           array_agg(a.completed ORDER BY a.n), array_agg(a.first_completion ORDER BY a.n)
+                      INTO v_stored, v_first, v_completed, v_first_completion
+                      FROM (
+                        SELECT i.n,
+                               (SELECT s.id FROM gateway_events AS s WHERE s.payload->>'event_id' = i.event_id) AS stored,
+                               min(i.n) OVER (PARTITION BY i.event_id) AS first,
+                               CASE WHEN i.completion IS NOT NULL THEN
+                                   (SELECT min(c.id) FROM gateway_events AS c
+                                     WHERE c.payload->>'execution_id' = i.completion AND c.event_type = 'CliToolInvocationCompleted')
+                               END AS completed,
+                               min(i.n) OVER (PARTITION BY i.completion) AS first_completion
+                          FROM (SELECT k AS n, p_event_ids[k] AS event_id,
+                                       CASE WHEN p_types[k] = 'CliToolInvocationCompleted' THEN p_payloads->(k - 1)->>'execution_id' END AS completion
+                                  FROM generate_subscripts(p_types, 1) AS k) AS i
+                      ) AS a;
+                END IF;
                 FOR n IN 1..v_count LOOP
                     IF v_stored[n] IS NOT NULL THEN
                         v_ids[n] := v_stored[n];
@@ -291,20 +292,25 @@ extension PostgresEventStore {
                         v_outcomes[n] := 'refused';
                     ELSE
                         v_id := nextval(v_sequence);
-                        v_payload := (p_payloads->(n - 1)) || jsonb_build_object('event_id', p_event_ids[n]);
-                        v_head := airlock_chain_hash(v_head, v_id, p_types[n], p_created_at[n], v_payload::text);
+                        -- airlock_chain_hash written out in one expression: here a call of it costs more than the hash.
+                        v_text := convert_to(((p_payloads->(n - 1)) || jsonb_build_object('event_id', p_event_ids[n]))::text, 'UTF8');
+                        v_head := encode(sha256(
+                            int8send(octet_length(convert_to('\(AuditChain.version)', 'UTF8'))::bigint) || convert_to('\(AuditChain.version)', 'UTF8')
+                            || int8send(octet_length(coalesce(v_head, ''))::bigint) || convert_to(coalesce(v_head, ''), 'UTF8')
+                            || int8send(octet_length(v_id::text)::bigint) || convert_to(v_id::text, 'UTF8')
+                            || int8send(octet_length(convert_to(p_types[n], 'UTF8'))::bigint) || convert_to(p_types[n], 'UTF8')
+                            || int8send(octet_length(convert_to(to_char(p_created_at[n] AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'UTF8'))::bigint)
+                            || convert_to(to_char(p_created_at[n] AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'UTF8')
+                            || int8send(octet_length(v_text)::bigint) || v_text), 'hex');
                         v_ids[n] := v_id;
                         v_outcomes[n] := 'appended';
-                        v_new_ids := array_append(v_new_ids, v_id);
-                        v_new_types := array_append(v_new_types, p_types[n]);
-                        v_new_created := array_append(v_new_created, p_created_at[n]);
-                        v_new_payloads := array_append(v_new_payloads, v_payload);
-                        v_new_hashes := array_append(v_new_hashes, v_head);
+                        v_hashes[n] := v_head;
                     END IF;
                 END LOOP;
                 WITH chained AS (
-                    SELECT * FROM unnest(v_new_ids, v_new_types, v_new_created, v_new_payloads, v_new_hashes)
-                        AS t(id, event_type, created_at, payload, chain_hash)
+                    SELECT v_ids[k] AS id, p_types[k] AS event_type, p_created_at[k] AS created_at,
+                           (p_payloads->(k - 1)) || jsonb_build_object('event_id', p_event_ids[k]) AS payload, v_hashes[k] AS chain_hash
+                      FROM generate_subscripts(p_types, 1) AS k WHERE v_outcomes[k] = 'appended'
                 ), inserted AS (
                     INSERT INTO gateway_events (id, event_type, created_at, payload, chain_hash)
                     SELECT chained.id, chained.event_type, chained.created_at, chained.payload, chained.chain_hash FROM chained
@@ -321,7 +327,7 @@ extension PostgresEventStore {
                 DELETE FROM airlock_open_invocations
                 WHERE airlock_open_invocations.execution_id IN (
                     SELECT chained.payload->>'execution_id' FROM chained WHERE chained.event_type = 'CliToolInvocationCompleted');
-                RETURN QUERY SELECT r.id, r.outcome FROM unnest(v_ids, v_outcomes) WITH ORDINALITY AS r(id, outcome, n) ORDER BY r.n;
+                RETURN QUERY SELECT v_ids[k], v_outcomes[k] FROM generate_subscripts(p_types, 1) AS k ORDER BY k;
             END;
             $$;
             CREATE OR REPLACE FUNCTION airlock_append_events(
@@ -434,7 +440,8 @@ extension PostgresEventStore {
                 case "appended": return AppendOutcome(id: id, kind: .appended)
                 case "stored": return AppendOutcome(id: id, kind: .alreadyStored)
                 case "refused": return AppendOutcome(id: id, kind: .refusedSecondCompletion)
-                case let other: throw PostgresError(message: "the append answered '\(other ?? "NULL")' for event \(record.eventID)", connectionLost: false)
+                case let other:
+                    throw PostgresError(message: "the append answered '\(other ?? "NULL")' for event \(record.eventID)", connectionLost: false)
                 }
             }
         }

@@ -36,7 +36,8 @@ enum SQLiteAppender {
     static func append(_ records: [EventRecord], _ db: Database, sequence: Bool) throws -> [AppendOutcome] {
         let connection = try connection(of: db)
         let statements = SQLiteEventStore.AppendStatements.self
-        var (head, nextID) = try chainTip(db.cachedStatement(sql: sequence ? statements.chainTip : statements.chainTipWithoutSequence).sqliteStatement, connection)
+        let tip = try db.cachedStatement(sql: sequence ? statements.chainTip : statements.chainTipWithoutSequence).sqliteStatement
+        var (head, nextID) = try chainTip(tip, connection)
         let insert = try db.cachedStatement(sql: statements.insertEvent).sqliteStatement
         return try records.map { record throws -> AppendOutcome in
             let createdAt = Timestamp.sqlite(record.createdAt)

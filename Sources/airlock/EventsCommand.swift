@@ -176,7 +176,7 @@ struct VerifyEvents: AsyncParsableCommand {
             throw ExitStatus.error
         }
         await store.close()
-        let skipped = result.skipped == 0 ? "" : "; \(result.skipped) rows of other writers skipped"
+        let skipped = result.skipped == 0 ? "" : "; \(result.skipped) rows outside the chain skipped (other writers', or older than it)"
         guard let breach = result.breach else {
             let head = result.head.map { "; head: id \($0.id) chain_hash \($0.chainHash)" } ?? ""
             print("intact: \(result.verified) events verified in \(store.location)\(skipped)\(head)")
