@@ -58,7 +58,9 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The audit table `gateway_events(id, event_type, created_at, payload)`: append-only, ids increasing.
+/// The audit table `gateway_events(id, event_type, created_at, payload)`: append-only, ids increasing,
+/// and beside the four documented columns a `chain_hash` that links every row Airlock appends to
+/// the one before it (`AuditChain`).
 ///
 /// No method updates or deletes a row. Appends are durable (on disk or committed) when they return.
 public protocol EventStore: AnyObject, Sendable {
