@@ -122,27 +122,40 @@ func sqliteAlone(path: String, batch: Int, count: Int) async throws -> Figures {
         return statement
     }
     try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+    let tip = try prepare(SQLiteEventStore.AppendStatements.chainTip)
     let insert = try prepare(SQLiteEventStore.AppendStatements.insertEvent)
     let open = try prepare(SQLiteEventStore.AppendStatements.openInvocation)
     defer {
+        sqlite3_finalize(tip)
         sqlite3_finalize(insert)
         sqlite3_finalize(open)
     }
     let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)  // SQLITE_TRANSIENT: SQLite copies
     let records = (0..<count).map(sample)
     let createdAt = records.map { Timestamp.sqlite($0.createdAt) }
+    // Ids and chain hashes as the store computes them, beforehand: this measures SQLite.
+    var chainHashes: [String] = []
+    for (index, record) in records.enumerated() {
+        chainHashes.append(
+            AuditChain.hash(
+                previous: chainHashes.last, id: Int64(index + 1), eventType: record.type.rawValue, createdAt: createdAt[index],
+                payload: record.payload))
+    }
     var latencies: [Double] = []
     let began = ContinuousClock.now
     for first in stride(from: 0, through: count - batch, by: batch) {
         let start = ContinuousClock.now
         try execute("BEGIN IMMEDIATE")
+        guard sqlite3_step(tip) == SQLITE_ROW else { throw fail("chain tip") }
+        sqlite3_reset(tip)
         for index in first..<first + batch {
-            sqlite3_bind_text(insert, 1, records[index].type.rawValue, -1, transient)
-            sqlite3_bind_text(insert, 2, createdAt[index], -1, transient)
-            sqlite3_bind_text(insert, 3, records[index].payload, -1, transient)
-            guard sqlite3_step(insert) == SQLITE_ROW else { throw fail("insert") }
-            let id = sqlite3_column_int64(insert, 0)
-            guard sqlite3_step(insert) == SQLITE_DONE else { throw fail("insert") }
+            let id = Int64(index + 1)
+            sqlite3_bind_int64(insert, 1, id)
+            sqlite3_bind_text(insert, 2, records[index].type.rawValue, -1, transient)
+            sqlite3_bind_text(insert, 3, createdAt[index], -1, transient)
+            sqlite3_bind_text(insert, 4, records[index].payload, -1, transient)
+            sqlite3_bind_text(insert, 5, chainHashes[index], -1, transient)
+            guard sqlite3_step(insert) == SQLITE_DONE, sqlite3_changes(db) == 1 else { throw fail("insert") }
             sqlite3_reset(insert)
             sqlite3_bind_text(open, 1, records[index].executionID, -1, transient)
             sqlite3_bind_int64(open, 2, id)

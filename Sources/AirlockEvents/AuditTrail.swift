@@ -19,6 +19,9 @@ public final class AuditTrail: Sendable {
         case stored(id: Int64)
         /// The store failed; the event is on disk in the spool and will be delivered later.
         case spooled
+        /// A `CliToolInvocationCompleted` for an execution that has one already: the store refused
+        /// it (an execution completes once) and the first, `existingID`, stands. Logged as a warning.
+        case secondCompletionRefused(existingID: Int64)
     }
 
     /// Commits `CliToolInvocationStarted`. Must succeed before the container is launched: when it
@@ -44,7 +47,12 @@ public final class AuditTrail: Sendable {
     @discardableResult
     public func record(_ record: EventRecord) async throws(EventStoreError) -> Delivery {
         do {
-            return .stored(id: try await store.append(record))
+            let outcome = try await store.appendReportingOutcomes([record])[0]
+            guard outcome.kind != .refusedSecondCompletion else {
+                logRefusedCompletion(record, standing: outcome.id)
+                return .secondCompletionRefused(existingID: outcome.id)
+            }
+            return .stored(id: outcome.id)
         } catch {
             logger.warning(
                 "Event store unavailable; event spooled",
@@ -59,6 +67,15 @@ public final class AuditTrail: Sendable {
             }
             return .spooled
         }
+    }
+
+    private func logRefusedCompletion(_ record: EventRecord, standing id: Int64) {
+        logger.warning(
+            "Second CliToolInvocationCompleted for an execution refused; the first stands",
+            metadata: [
+                "execution_id": "\(record.executionID ?? "")", "event_id": "\(record.eventID)", "completed_id": "\(id)",
+                "payload": "\(record.payload)",
+            ])
     }
 
     /// What a spool delivery did.
@@ -79,7 +96,9 @@ public final class AuditTrail: Sendable {
         var delivered = 0
         for (record, file) in zip(records, files) {
             do {
-                _ = try await store.append(record)
+                // A refused second Completed is delivered as far as it ever will be: removed, logged.
+                let outcome = try await store.appendReportingOutcomes([record])[0]
+                if outcome.kind == .refusedSecondCompletion { logRefusedCompletion(record, standing: outcome.id) }
             } catch {
                 return SpoolDelivery(delivered: delivered, remaining: records.count - delivered, error: error.message, problems: problems)
             }
@@ -114,7 +133,14 @@ public final class AuditTrail: Sendable {
                 durationMs: Int64(Date().timeIntervalSince(started.startedAt) * 1000), tenantId: started.tenantId,
                 outcome: .abandoned, traceId: started.traceId)
             // A fixed event id: two processes reconciling at once write it once.
-            _ = try await store.append(EventRecord(completed, eventID: "abandoned-\(started.executionId)"))
+            let outcome = try await store.appendReportingOutcomes([EventRecord(completed, eventID: "abandoned-\(started.executionId)")])[0]
+            if outcome.kind == .refusedSecondCompletion {
+                // Its own Completed arrived meanwhile (another process delivered its spool): not abandoned.
+                logger.notice(
+                    "Invocation completed meanwhile; not reconciled",
+                    metadata: ["execution_id": "\(started.executionId)", "completed_id": "\(outcome.id)"])
+                continue
+            }
             logger.warning(
                 "Reconciled an invocation abandoned by a crash",
                 metadata: ["execution_id": "\(started.executionId)", "owner": "\(started.owner)", "container": "\(started.containerName)"])

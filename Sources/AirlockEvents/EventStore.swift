@@ -58,16 +58,25 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The audit table `gateway_events(id, event_type, created_at, payload)`: append-only, ids increasing.
+/// The audit table `gateway_events(id, event_type, created_at, payload)`: append-only, ids increasing,
+/// and beside the four documented columns a `chain_hash` that links every row Airlock appends to
+/// the one before it (`AuditChain`).
 ///
 /// No method updates or deletes a row. Appends are durable (on disk or committed) when they return.
 public protocol EventStore: AnyObject, Sendable {
     /// Where the events go, for messages (`sqlite:/var/lib/airlock/events.sqlite`; never a password).
     var location: String { get }
 
-    /// Appends the records in order and returns their ids. A record whose `event_id` is already stored
-    /// is not written again; its existing id is returned.
-    func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64]
+    /// Appends the records in order, in one transaction, each linked into the audit chain (see
+    /// `AuditChain`), and says what became of each. A record whose `event_id` is already stored is
+    /// not written again (`alreadyStored`, its existing id); a `CliToolInvocationCompleted` for an
+    /// execution that has one already is refused (`refusedSecondCompletion`, the existing one's id)
+    /// and the batch's other records are appended as usual.
+    func appendReportingOutcomes(_ records: [EventRecord]) async throws(EventStoreError) -> [AppendOutcome]
+
+    /// Rows with an id greater than `afterID`, in id order, at most `limit`, in the form the chain
+    /// hashes them: what `airlock events verify` walks.
+    func chainLinks(afterID: Int64, limit: Int) async throws(EventStoreError) -> [ChainLink]
 
     /// Events matching the query, in id order, at most `query.limit`.
     func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent]
@@ -80,7 +89,38 @@ public protocol EventStore: AnyObject, Sendable {
 }
 
 extension EventStore {
+    /// Appends the records in order and returns their ids: for a record already stored, or a second
+    /// `CliToolInvocationCompleted` refused, the id of the row that stands (see
+    /// `appendReportingOutcomes`).
+    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+        try await appendReportingOutcomes(records).map(\.id)
+    }
+
     public func append(_ record: EventRecord) async throws(EventStoreError) -> Int64 {
         try await append([record])[0]
+    }
+}
+
+/// What an append did with one record.
+public struct AppendOutcome: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// Written as a new row, linked into the chain.
+        case appended
+        /// Its `event_id` was stored before (a redelivery): not written again.
+        case alreadyStored
+        /// A `CliToolInvocationCompleted` for an execution that has one: not written. An execution
+        /// completes once; the first record stands. Not an error, so that a spool delivering it
+        /// does not retry it forever, and the batch it came in is stored.
+        case refusedSecondCompletion
+    }
+
+    /// The new row's id; for `alreadyStored` the stored row's; for `refusedSecondCompletion` the
+    /// id of the execution's `CliToolInvocationCompleted` that stands.
+    public var id: Int64
+    public var kind: Kind
+
+    public init(id: Int64, kind: Kind) {
+        self.id = id
+        self.kind = kind
     }
 }

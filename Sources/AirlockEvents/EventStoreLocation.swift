@@ -53,7 +53,8 @@ public final class UnavailableEventStore: EventStore {
         self.reason = reason
     }
 
-    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] { throw EventStoreError(reason) }
+    public func appendReportingOutcomes(_ records: [EventRecord]) async throws(EventStoreError) -> [AppendOutcome] { throw EventStoreError(reason) }
+    public func chainLinks(afterID: Int64, limit: Int) async throws(EventStoreError) -> [ChainLink] { throw EventStoreError(reason) }
     public func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent] { throw EventStoreError(reason) }
     public func unfinishedInvocations() async throws(EventStoreError) -> [StoredEvent] { throw EventStoreError(reason) }
     public func close() async {}

@@ -4,18 +4,18 @@ import Foundation
 /// while a commit is in progress together, in one transaction ("group commit"): concurrent writers
 /// share one fsync instead of queueing for one each.
 ///
-/// Appends keep their arrival order; ids come back to each caller for its own records.
+/// Appends keep their arrival order; outcomes (ids) come back to each caller for its own records.
 ///
 /// Writers answered by one commit usually append again at once, but they reach the queue a few
 /// microseconds apart, after the thread could already have started a commit for the first of them
 /// alone. So before a commit the thread waits, briefly, for as many appenders as the previous commit
 /// answered: never longer than a quarter of that commit's duration, and not at all for a lone writer.
 final class GroupCommitter: @unchecked Sendable {
-    /// Writes the records in one transaction and returns their ids, in order.
-    typealias Commit = ([EventRecord]) throws(EventStoreError) -> [Int64]
+    /// Writes the records in one transaction and returns what became of each, in order.
+    typealias Commit = ([EventRecord]) throws(EventStoreError) -> [AppendOutcome]
 
     private enum Work {
-        case append([EventRecord], CheckedContinuation<[Int64], any Error>)
+        case append([EventRecord], CheckedContinuation<[AppendOutcome], any Error>)
         case job(() -> Void)
     }
 
@@ -41,7 +41,7 @@ final class GroupCommitter: @unchecked Sendable {
         thread.start()
     }
 
-    func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+    func append(_ records: [EventRecord]) async throws(EventStoreError) -> [AppendOutcome] {
         if records.isEmpty { return [] }
         do {
             return try await withCheckedThrowingContinuation { continuation in
@@ -100,7 +100,7 @@ final class GroupCommitter: @unchecked Sendable {
             }
             gatherAppends()
             // A job runs alone; consecutive appends form one batch.
-            var batch: [([EventRecord], CheckedContinuation<[Int64], any Error>)] = []
+            var batch: [([EventRecord], CheckedContinuation<[AppendOutcome], any Error>)] = []
             var job: (() -> Void)?
             var count = 0
             while let first = queue.first {
@@ -129,10 +129,10 @@ final class GroupCommitter: @unchecked Sendable {
                 expectedAppends = batch.count
             }
             do {
-                let ids = try commit(batch.flatMap(\.0))
+                let outcomes = try commit(batch.flatMap(\.0))
                 var offset = 0
                 for (records, continuation) in batch {
-                    continuation.resume(returning: Array(ids[offset..<offset + records.count]))
+                    continuation.resume(returning: Array(outcomes[offset..<offset + records.count]))
                     offset += records.count
                 }
             } catch {

@@ -7,7 +7,11 @@ public final class InMemoryEventStore: EventStore {
     public let location = "memory:"
     private struct State {
         var rows: [StoredEvent] = []
+        /// Each row's chain hash, by index in `rows`.
+        var chainHashes: [String] = []
         var idsByEventID: [String: Int64] = [:]
+        /// The `CliToolInvocationCompleted` of each execution completed.
+        var completionsByExecutionID: [String: Int64] = [:]
         var failure: String?
         var tools: [String: [String: RegisteredTool]] = [:]
     }
@@ -20,16 +24,37 @@ public final class InMemoryEventStore: EventStore {
         state.withLock { $0.failure = message }
     }
 
-    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+    /// As the real stores: each new row linked into the chain (`created_at` in SQLite's text form),
+    /// redeliveries and second completions not written.
+    public func appendReportingOutcomes(_ records: [EventRecord]) async throws(EventStoreError) -> [AppendOutcome] {
         try state.withLock { state throws(EventStoreError) in
             if let failure = state.failure { throw EventStoreError(failure) }
             return records.map { record in
-                if let id = state.idsByEventID[record.eventID] { return id }
+                if let id = state.idsByEventID[record.eventID] { return AppendOutcome(id: id, kind: .alreadyStored) }
+                let completion = record.type == .cliToolInvocationCompleted ? record.executionID : nil
+                if let completion, let id = state.completionsByExecutionID[completion] {
+                    return AppendOutcome(id: id, kind: .refusedSecondCompletion)
+                }
                 let id = Int64(state.rows.count + 1)
                 state.rows.append(StoredEvent(id: id, eventType: record.type.rawValue, createdAt: record.createdAt, payload: record.payload))
+                state.chainHashes.append(
+                    AuditChain.hash(
+                        previous: state.chainHashes.last, id: id, eventType: record.type.rawValue, createdAt: Timestamp.sqlite(record.createdAt),
+                        payload: record.payload))
                 state.idsByEventID[record.eventID] = id
-                return id
+                if let completion { state.completionsByExecutionID[completion] = id }
+                return AppendOutcome(id: id, kind: .appended)
             }
+        }
+    }
+
+    public func chainLinks(afterID: Int64, limit: Int) async throws(EventStoreError) -> [ChainLink] {
+        try state.withLock { state throws(EventStoreError) in
+            if let failure = state.failure { throw EventStoreError(failure) }
+            return Array(
+                zip(state.rows, state.chainHashes).lazy.filter { $0.0.id > afterID }.prefix(max(0, limit)).map { row, hash in
+                    ChainLink(id: row.id, eventType: row.eventType, createdAt: Timestamp.sqlite(row.createdAt), payload: row.payload, chainHash: hash)
+                })
         }
     }
 

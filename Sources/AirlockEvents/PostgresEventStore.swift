@@ -41,8 +41,12 @@ public final class PostgresEventStore: EventStore {
 
     deinit { committer.close() }
 
-    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+    public func appendReportingOutcomes(_ records: [EventRecord]) async throws(EventStoreError) -> [AppendOutcome] {
         try await committer.append(records)
+    }
+
+    public func chainLinks(afterID: Int64, limit: Int) async throws(EventStoreError) -> [ChainLink] {
+        try await committer.perform { [session] () throws(EventStoreError) -> [ChainLink] in try session.chainLinks(afterID: afterID, limit: limit) }
     }
 
     public func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent] {
@@ -189,6 +193,150 @@ extension PostgresEventStore {
             $$;
             """
         ),
+        (
+            // The audit chain (see `AuditChain`): the column, the hash as SQL (what appends use, and
+            // what an operator can check a row with in psql), and the append function that links each
+            // row under the append lock. One Completed per execution: a partial unique index, built
+            // whatever the table holds (repeats written before it are left out by id).
+            // `airlock_append_events` stays, for processes of an earlier version sharing this
+            // database, and appends through the chain too.
+            5,
+            """
+            ALTER TABLE gateway_events ADD COLUMN IF NOT EXISTS chain_hash TEXT;
+            DO $do$
+            DECLARE
+                repeated bigint[];
+            BEGIN
+                SELECT array_agg(c.id ORDER BY c.id) INTO repeated FROM gateway_events AS c
+                 WHERE c.event_type = 'CliToolInvocationCompleted' AND c.payload->>'execution_id' IS NOT NULL
+                   AND EXISTS (SELECT 1 FROM gateway_events AS f
+                                WHERE f.event_type = 'CliToolInvocationCompleted' AND f.id < c.id
+                                  AND f.payload->>'execution_id' = c.payload->>'execution_id');
+                EXECUTE 'CREATE UNIQUE INDEX IF NOT EXISTS gateway_events_one_completion_key ON gateway_events ((payload->>''execution_id''))'
+                     || ' WHERE event_type = ''CliToolInvocationCompleted'''
+                     || CASE WHEN repeated IS NULL THEN '' ELSE format(' AND id <> ALL (%L::bigint[])', repeated) END;
+            END
+            $do$;
+            CREATE OR REPLACE FUNCTION airlock_chain_field(p_text text) RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
+                SELECT int8send(octet_length(convert_to(p_text, 'UTF8'))::bigint) || convert_to(p_text, 'UTF8')
+            $$;
+            CREATE OR REPLACE FUNCTION airlock_chain_hash(
+                p_previous text, p_id bigint, p_event_type text, p_created_at timestamptz, p_payload text
+            ) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+                SELECT encode(sha256(
+                    airlock_chain_field('\(AuditChain.version)') || airlock_chain_field(coalesce(p_previous, ''))
+                    || airlock_chain_field(p_id::text) || airlock_chain_field(p_event_type)
+                    || airlock_chain_field(to_char(p_created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'))
+                    || airlock_chain_field(p_payload)), 'hex')
+            $$;
+            CREATE OR REPLACE FUNCTION airlock_append_chain(
+                p_types text[], p_created_at timestamptz[], p_payloads jsonb, p_event_ids text[], p_lock_timeout text
+            ) RETURNS TABLE (row_id bigint, row_outcome text) LANGUAGE plpgsql AS $$
+            DECLARE
+                v_count integer := coalesce(array_length(p_types, 1), 0);
+                v_head text;
+                v_sequence regclass;
+                v_ids bigint[] := '{}';
+                v_outcomes text[] := '{}';
+                v_hashes text[] := '{}';
+                v_stored bigint[];
+                v_first integer[];
+                v_completed bigint[];
+                v_first_completion integer[];
+                v_id bigint;
+                v_text bytea;
+            BEGIN
+                IF v_count = 0 THEN
+                    RETURN;
+                END IF;
+                PERFORM set_config('lock_timeout', p_lock_timeout, true);
+                PERFORM pg_advisory_xact_lock(\(appendLockKey));
+                -- Under the lock: the head cannot move until this transaction commits.
+                SELECT e.chain_hash INTO v_head FROM gateway_events AS e WHERE e.chain_hash IS NOT NULL ORDER BY e.id DESC LIMIT 1;
+                v_sequence := pg_get_serial_sequence('gateway_events', 'id')::regclass;
+                -- Per record: its event_id's stored row, its first occurrence in the batch, and for a
+                -- Completed the execution's stored Completed and its first Completed in the batch. Only
+                -- for a batch that may need it: the common one is of new events and holds no Completed.
+                IF 'CliToolInvocationCompleted' = ANY (p_types)
+                   OR EXISTS (SELECT 1 FROM gateway_events AS s WHERE s.payload->>'event_id' = ANY (p_event_ids))
+                   OR (SELECT count(DISTINCT e) FROM unnest(p_event_ids) AS e) < v_count THEN
+                    SELECT array_agg(a.stored ORDER BY a.n), array_agg(a.first ORDER BY a.n),
+                           array_agg(a.completed ORDER BY a.n), array_agg(a.first_completion ORDER BY a.n)
+                      INTO v_stored, v_first, v_completed, v_first_completion
+                      FROM (
+                        SELECT i.n,
+                               (SELECT s.id FROM gateway_events AS s WHERE s.payload->>'event_id' = i.event_id) AS stored,
+                               min(i.n) OVER (PARTITION BY i.event_id) AS first,
+                               CASE WHEN i.completion IS NOT NULL THEN
+                                   (SELECT min(c.id) FROM gateway_events AS c
+                                     WHERE c.payload->>'execution_id' = i.completion AND c.event_type = 'CliToolInvocationCompleted')
+                               END AS completed,
+                               min(i.n) OVER (PARTITION BY i.completion) AS first_completion
+                          FROM (SELECT k AS n, p_event_ids[k] AS event_id,
+                                       CASE WHEN p_types[k] = 'CliToolInvocationCompleted' THEN p_payloads->(k - 1)->>'execution_id' END AS completion
+                                  FROM generate_subscripts(p_types, 1) AS k) AS i
+                      ) AS a;
+                END IF;
+                FOR n IN 1..v_count LOOP
+                    IF v_stored[n] IS NOT NULL THEN
+                        v_ids[n] := v_stored[n];
+                        v_outcomes[n] := 'stored';
+                    ELSIF v_first[n] < n THEN
+                        v_ids[n] := v_ids[v_first[n]];
+                        v_outcomes[n] := CASE v_outcomes[v_first[n]] WHEN 'appended' THEN 'stored' ELSE v_outcomes[v_first[n]] END;
+                    ELSIF v_completed[n] IS NOT NULL THEN
+                        v_ids[n] := v_completed[n];
+                        v_outcomes[n] := 'refused';
+                    ELSIF p_types[n] = 'CliToolInvocationCompleted' AND v_first_completion[n] < n THEN
+                        v_ids[n] := v_ids[v_first_completion[n]];
+                        v_outcomes[n] := 'refused';
+                    ELSE
+                        v_id := nextval(v_sequence);
+                        -- airlock_chain_hash written out in one expression: here a call of it costs more than the hash.
+                        v_text := convert_to(((p_payloads->(n - 1)) || jsonb_build_object('event_id', p_event_ids[n]))::text, 'UTF8');
+                        v_head := encode(sha256(
+                            int8send(octet_length(convert_to('\(AuditChain.version)', 'UTF8'))::bigint) || convert_to('\(AuditChain.version)', 'UTF8')
+                            || int8send(octet_length(coalesce(v_head, ''))::bigint) || convert_to(coalesce(v_head, ''), 'UTF8')
+                            || int8send(octet_length(v_id::text)::bigint) || convert_to(v_id::text, 'UTF8')
+                            || int8send(octet_length(convert_to(p_types[n], 'UTF8'))::bigint) || convert_to(p_types[n], 'UTF8')
+                            || int8send(octet_length(convert_to(to_char(p_created_at[n] AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'UTF8'))::bigint)
+                            || convert_to(to_char(p_created_at[n] AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'UTF8')
+                            || int8send(octet_length(v_text)::bigint) || v_text), 'hex');
+                        v_ids[n] := v_id;
+                        v_outcomes[n] := 'appended';
+                        v_hashes[n] := v_head;
+                    END IF;
+                END LOOP;
+                WITH chained AS (
+                    SELECT v_ids[k] AS id, p_types[k] AS event_type, p_created_at[k] AS created_at,
+                           (p_payloads->(k - 1)) || jsonb_build_object('event_id', p_event_ids[k]) AS payload, v_hashes[k] AS chain_hash
+                      FROM generate_subscripts(p_types, 1) AS k WHERE v_outcomes[k] = 'appended'
+                ), inserted AS (
+                    INSERT INTO gateway_events (id, event_type, created_at, payload, chain_hash)
+                    SELECT chained.id, chained.event_type, chained.created_at, chained.payload, chained.chain_hash FROM chained
+                ), opened AS (
+                    INSERT INTO airlock_open_invocations (execution_id, started_id)
+                    SELECT started.payload->>'execution_id', started.id FROM chained AS started
+                    WHERE started.event_type = 'CliToolInvocationStarted' AND started.payload->>'execution_id' IS NOT NULL
+                      AND NOT EXISTS (
+                          SELECT 1 FROM chained AS completed
+                          WHERE completed.event_type = 'CliToolInvocationCompleted'
+                            AND completed.payload->>'execution_id' = started.payload->>'execution_id')
+                    ON CONFLICT DO NOTHING
+                )
+                DELETE FROM airlock_open_invocations
+                WHERE airlock_open_invocations.execution_id IN (
+                    SELECT chained.payload->>'execution_id' FROM chained WHERE chained.event_type = 'CliToolInvocationCompleted');
+                RETURN QUERY SELECT v_ids[k], v_outcomes[k] FROM generate_subscripts(p_types, 1) AS k ORDER BY k;
+            END;
+            $$;
+            CREATE OR REPLACE FUNCTION airlock_append_events(
+                p_types text[], p_created_at timestamptz[], p_payloads jsonb, p_event_ids text[], p_lock_timeout text
+            ) RETURNS SETOF bigint LANGUAGE sql AS $$
+                SELECT chain.row_id FROM airlock_append_chain(p_types, p_created_at, p_payloads, p_event_ids, p_lock_timeout) AS chain
+            $$;
+            """
+        ),
     ]
 
     /// The connection and everything done with it. Used only on the committer's thread.
@@ -254,15 +402,16 @@ extension PostgresEventStore {
 
         // MARK: Appends
 
-        /// One round trip: `airlock_append_events` in its own transaction, committed when it returns.
-        func append(_ records: [EventRecord]) throws(EventStoreError) -> [Int64] {
+        /// One round trip: `airlock_append_chain` in its own transaction, committed when it returns.
+        func append(_ records: [EventRecord]) throws(EventStoreError) -> [AppendOutcome] {
             try withConnection { connection throws(PostgresError) in try insert(records, connection) }
         }
 
-        /// Calls `airlock_append_events`; the payloads travel as one JSON array (no escaping), and
+        /// Calls `airlock_append_chain`; the payloads travel as one JSON array (no escaping), and
         /// the function sets each payload's `event_id` from the record, so the unique index always
-        /// holds the key the caller retries with.
-        private func insert(_ records: [EventRecord], _ connection: PostgresConnection) throws(PostgresError) -> [Int64] {
+        /// holds the key the caller retries with. The function links each new row into the chain
+        /// under the append lock (migration 5).
+        private func insert(_ records: [EventRecord], _ connection: PostgresConnection) throws(PostgresError) -> [AppendOutcome] {
             var payloads = "["
             payloads.reserveCapacity(records.reduce(2) { $0 + $1.payload.utf8.count + 1 })
             for (index, record) in records.enumerated() {
@@ -271,7 +420,8 @@ extension PostgresEventStore {
             }
             payloads += "]"
             let rows = try connection.executePrepared(
-                "airlock_append_events", "SELECT * FROM airlock_append_events($1::text[], $2::timestamptz[], $3::jsonb, $4::text[], $5)",
+                "airlock_append_chain",
+                "SELECT row_id, row_outcome FROM airlock_append_chain($1::text[], $2::timestamptz[], $3::jsonb, $4::text[], $5)",
                 [
                     arrayLiteral(records.map(\.type.rawValue)), arrayLiteral(records.map { Timestamp.rfc3339($0.createdAt) }), payloads,
                     // The lock timeout: a writer elsewhere that holds the append lock and hangs must
@@ -286,7 +436,13 @@ extension PostgresEventStore {
                 guard let id = row[0].flatMap({ Int64($0) }) else {
                     throw PostgresError(message: "event \(record.eventID) was neither inserted nor found", connectionLost: false)
                 }
-                return id
+                switch row[1] {
+                case "appended": return AppendOutcome(id: id, kind: .appended)
+                case "stored": return AppendOutcome(id: id, kind: .alreadyStored)
+                case "refused": return AppendOutcome(id: id, kind: .refusedSecondCompletion)
+                case let other:
+                    throw PostgresError(message: "the append answered '\(other ?? "NULL")' for event \(record.eventID)", connectionLost: false)
+                }
             }
         }
 
@@ -330,6 +486,28 @@ extension PostgresEventStore {
         }
 
         // MARK: Reads
+
+        /// The chain's fields as `AuditChain` hashes them: `created_at` in UTC at microseconds,
+        /// the payload as its column's text.
+        func chainLinks(afterID: Int64, limit: Int) throws(EventStoreError) -> [ChainLink] {
+            let rows = try withConnection { connection throws(PostgresError) in
+                try connection.execute(
+                    """
+                    SELECT id, event_type, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), payload::text, chain_hash
+                      FROM gateway_events WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint
+                    """, [String(afterID), String(max(0, limit))]
+                ).rows
+            }
+            var links: [ChainLink] = []
+            links.reserveCapacity(rows.count)
+            for row in rows {
+                guard let id = row[0].flatMap({ Int64($0) }) else {
+                    throw EventStoreError("\(server): unreadable gateway_events row \(row.map { $0 ?? "NULL" })")
+                }
+                links.append(ChainLink(id: id, eventType: row[1] ?? "", createdAt: row[2] ?? "", payload: row[3] ?? "", chainHash: row[4]))
+            }
+            return links
+        }
 
         func events(matching query: EventQuery) throws(EventStoreError) -> [StoredEvent] {
             var conditions: [String] = []
@@ -436,11 +614,12 @@ extension PostgresEventStore {
             guard connection.isConnected else {
                 throw PostgresError(message: connection.errorMessage, connectionLost: true)
             }
-            // Timestamps come back as `2026-11-23 10:00:00.123+00`, whatever the server's settings. A
+            // Timestamps come back as `2026-11-23 10:00:00.123+00`, whatever the server's settings;
+            // text as UTF-8, the bytes the audit chain hashes (`airlock_chain_field`). A
             // process of ours that stalls inside a transaction (stopped, cut off) loses its session
             // rather than holding the append lock for every writer.
             _ = try connection.executeScript(
-                "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET idle_in_transaction_session_timeout TO '30s'")
+                "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET client_encoding TO 'UTF8'; SET idle_in_transaction_session_timeout TO '30s'")
             return connection
         }
 

@@ -11,6 +11,9 @@ public final class SQLiteEventStore: EventStore {
     public let location: String
     private let database: any DatabaseWriter  // a DatabasePool; a DatabaseQueue for one-shot commands
     private let committer: GroupCommitter
+    /// Whether `sqlite_sequence` exists (the table is `AUTOINCREMENT`): ids are drawn after its
+    /// high-water mark, so that an id is never used twice even after the newest row was removed.
+    private let sequence: Bool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date. `oneShot`:
     /// one connection for a short-lived command (`airlock run`), cheaper to open than a pool.
@@ -49,14 +52,16 @@ public final class SQLiteEventStore: EventStore {
             // append must be on disk when it returns. Only the writer connection writes.
             try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(database)
+            sequence = try database.writeWithoutTransaction { db in try db.tableExists("sqlite_sequence") }
         } catch {
             throw EventStoreError("cannot open the event store \(location): \(Self.describe(error))")
         }
         let database = self.database
         let location = self.location
+        let sequence = self.sequence
         committer = GroupCommitter(name: "airlock-sqlite-events") { records throws(EventStoreError) in
             do {
-                return try database.writeWithoutTransaction { db in try SQLiteAppender.appendInTransaction(records, db) }
+                return try database.writeWithoutTransaction { db in try SQLiteAppender.appendInTransaction(records, db, sequence: sequence) }
             } catch {
                 throw EventStoreError("cannot append to the event store \(location): \(Self.describe(error))")
             }
@@ -68,8 +73,26 @@ public final class SQLiteEventStore: EventStore {
 
     deinit { committer.close() }
 
-    public func append(_ records: [EventRecord]) async throws(EventStoreError) -> [Int64] {
+    public func appendReportingOutcomes(_ records: [EventRecord]) async throws(EventStoreError) -> [AppendOutcome] {
         try await committer.append(records)
+    }
+
+    public func chainLinks(afterID: Int64, limit: Int) async throws(EventStoreError) -> [ChainLink] {
+        do {
+            return try await database.read { db in
+                // As text whatever a foreign row stored: the chain hashes the columns' text.
+                try Row.fetchAll(db, sql: AppendStatements.chainLinks, arguments: [afterID, limit]).map { row -> ChainLink in
+                    let id: Int64 = row[0]
+                    let eventType: String? = row[1]
+                    let createdAt: String? = row[2]
+                    let payload: String? = row[3]
+                    let chainHash: String? = row[4]
+                    return ChainLink(id: id, eventType: eventType ?? "", createdAt: createdAt ?? "", payload: payload ?? "", chainHash: chainHash)
+                }
+            }
+        } catch {
+            throw EventStoreError("cannot read the audit chain of \(location): \(Self.describe(error))")
+        }
     }
 
     public func events(matching query: EventQuery) async throws(EventStoreError) -> [StoredEvent] {
@@ -151,11 +174,33 @@ public final class SQLiteEventStore: EventStore {
     /// What an append runs for each event, in its transaction (see `SQLiteAppender`). Public so
     /// that the event store benchmark can measure SQLite running exactly these alone.
     public enum AppendStatements {
-        /// Binds event type, `created_at`, payload; returns the new id, or no row for a redelivery.
+        /// Once per transaction: the chain's head (the newest Airlock event's `chain_hash`, NULL
+        /// before the first) and the next id (after the highest id and `sqlite_sequence`'s mark).
+        public static let chainTip = """
+            SELECT (SELECT chain_hash FROM gateway_events WHERE chain_hash IS NOT NULL ORDER BY id DESC LIMIT 1),
+                   max(coalesce((SELECT max(id) FROM gateway_events), 0),
+                       coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'gateway_events'), 0)) + 1
+            """
+        /// `chainTip` for a table without `AUTOINCREMENT` (no `sqlite_sequence`).
+        public static let chainTipWithoutSequence = """
+            SELECT (SELECT chain_hash FROM gateway_events WHERE chain_hash IS NOT NULL ORDER BY id DESC LIMIT 1),
+                   coalesce((SELECT max(id) FROM gateway_events), 0) + 1
+            """
+        /// Binds id, event type, `created_at`, payload, `chain_hash`. Changes no row for a
+        /// redelivery (the event id's unique index) or a second Completed for an execution (the
+        /// partial unique index on a Completed's execution id).
         public static let insertEvent =
-            "INSERT INTO gateway_events (event_type, created_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+            "INSERT INTO gateway_events (id, event_type, created_at, payload, chain_hash) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         /// For a redelivery: binds the event id; returns the id it was stored with.
         public static let storedEvent = "SELECT id FROM gateway_events WHERE json_extract(payload, '$.event_id') = ?"
+        /// For a second Completed: binds the execution id; returns the id of the Completed that stands.
+        public static let completion =
+            "SELECT min(id) FROM gateway_events WHERE json_extract(payload, '$.execution_id') = ? AND event_type = 'CliToolInvocationCompleted'"
+        /// What `airlock events verify` reads: binds the id to read after and the page size.
+        static let chainLinks = """
+            SELECT id, CAST(event_type AS TEXT), CAST(created_at AS TEXT), CAST(payload AS TEXT), chain_hash
+              FROM gateway_events WHERE id > ? ORDER BY id LIMIT ?
+            """
         /// For a Started event: binds its execution id, the new id. `airlock_open_invocations` holds
         /// the invocations started and not completed, so that recovery reads the few open ones
         /// instead of scanning every Started event ever written.
@@ -215,6 +260,32 @@ public final class SQLiteEventStore: EventStore {
                         ON CONFLICT DO NOTHING;
                     """)
         }
+        migrator.registerMigration("v4: audit chain, one completion per execution") { db in
+            // A table the gateway made, or one from before the chain, gains the column; its rows keep
+            // NULL there and stay outside the chain.
+            if try !db.columns(in: "gateway_events").contains(where: { $0.name.lowercased() == "chain_hash" }) {
+                try db.execute(sql: "ALTER TABLE gateway_events ADD COLUMN chain_hash TEXT")
+            }
+            // Completed events that repeat an execution's earlier one (written before this index
+            // existed) stay, as the table is append-only, and are left out of the index by id, so it
+            // can be built; every later second Completed is refused.
+            let repeated = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT c.id FROM gateway_events c
+                     WHERE c.event_type = 'CliToolInvocationCompleted' AND json_extract(c.payload, '$.execution_id') IS NOT NULL
+                       AND EXISTS (SELECT 1 FROM gateway_events f
+                                    WHERE f.event_type = 'CliToolInvocationCompleted' AND f.id < c.id
+                                      AND json_extract(f.payload, '$.execution_id') = json_extract(c.payload, '$.execution_id'))
+                     ORDER BY c.id
+                    """)
+            let exemption = repeated.isEmpty ? "" : " AND id NOT IN (\(repeated.map(String.init).joined(separator: ", ")))"
+            try db.execute(
+                sql: """
+                    CREATE UNIQUE INDEX IF NOT EXISTS gateway_events_one_completion ON gateway_events (json_extract(payload, '$.execution_id'))
+                        WHERE event_type = 'CliToolInvocationCompleted'\(exemption)
+                    """)
+        }
         return migrator
     }
 
@@ -227,6 +298,7 @@ public final class SQLiteEventStore: EventStore {
 extension SQLiteEventStore: ToolRegistryStore {
     public func register(_ tool: RegisteredTool, limit: Int) async throws(EventStoreError) -> RegistrationOutcome {
         let event = EventRecord(tool.registeredEvent)
+        let sequence = self.sequence
         do {
             return try await database.write { db in
                 let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM airlock_cli_tools WHERE tenant_id = ?", arguments: [tool.tenantId]) ?? 0
@@ -239,7 +311,7 @@ extension SQLiteEventStore: ToolRegistryStore {
                 try db.execute(
                     sql: "INSERT INTO airlock_cli_tools (tenant_id, name, definition, registered_at) VALUES (?, ?, ?, ?)",
                     arguments: [tool.tenantId, tool.name, tool.definitionJSON, Timestamp.sqlite(tool.registeredAt)])
-                _ = try SQLiteAppender.append([event], db)
+                _ = try SQLiteAppender.append([event], db, sequence: sequence)
                 return .registered
             }
         } catch {

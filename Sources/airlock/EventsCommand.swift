@@ -9,7 +9,7 @@ struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Read the audit trail (gateway_events).",
-        subcommands: [ListEvents.self, TailEvents.self]
+        subcommands: [ListEvents.self, TailEvents.self, VerifyEvents.self]
     )
 }
 
@@ -145,6 +145,46 @@ struct TailEvents: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
         }
+    }
+}
+
+struct VerifyEvents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the audit chain: every event Airlock wrote, unchanged, in place, none removed or inserted between.",
+        discussion: """
+            Walks gateway_events in id order and recomputes each event's chain_hash from the one \
+            before it. Exit 0: intact (the count of events verified and the newest one's hash are \
+            printed; keep the hash elsewhere to tell later that events were not removed from the \
+            end). Exit 1: the first broken link, by id, and what it looks like (edited, deleted, \
+            reordered, forged). Exit 2: the store cannot be read. Rows other writers made (the \
+            gateway's own events) have no chain_hash and are skipped.
+            """)
+
+    /// A broken chain: a finding, not a failure of the command.
+    static let broken = ExitCode(1)
+
+    @OptionGroup var audit: AuditOptions
+
+    func run() async throws {
+        let store = try await EventsAccess.open(audit)
+        let result: ChainVerification
+        do {
+            result = try await AuditChainVerifier(store: store).verify()
+        } catch {
+            StandardError.print("airlock: \(error.message)")
+            throw ExitStatus.error
+        }
+        await store.close()
+        let skipped = result.skipped == 0 ? "" : "; \(result.skipped) rows outside the chain skipped (other writers', or older than it)"
+        guard let breach = result.breach else {
+            let head = result.head.map { "; head: id \($0.id) chain_hash \($0.chainHash)" } ?? ""
+            print("intact: \(result.verified) events verified in \(store.location)\(skipped)\(head)")
+            return
+        }
+        print("broken at id \(breach.id) (\(breach.kind.rawValue)): \(breach.message)")
+        print("\(result.verified) events verified before it in \(store.location)\(skipped)")
+        throw Self.broken
     }
 }
 

@@ -176,7 +176,7 @@ struct PostgresEventStoreTests {
         for store in stores { await store.close() }
         let reopened = try await PostgresEventStore(connection: connection)
         #expect(try await reopened.events(matching: EventQuery()).map(\.id) == [id])
-        #expect(try cluster.psql(connection, "SELECT string_agg(version::text, ',' ORDER BY version) FROM airlock_schema_migrations") == "1,2,3,4")
+        #expect(try cluster.psql(connection, "SELECT string_agg(version::text, ',' ORDER BY version) FROM airlock_schema_migrations") == "1,2,3,4,5")
         #expect(try Self.indexes(cluster, connection) == Self.expectedIndexes)
         await reopened.close()
     }
@@ -196,7 +196,7 @@ struct PostgresEventStoreTests {
 
     static let expectedIndexes = [
         "gateway_events_created_at_idx", "gateway_events_event_id_key", "gateway_events_event_type_created_at_idx",
-        "gateway_events_execution_id_idx", "gateway_events_pkey",
+        "gateway_events_execution_id_idx", "gateway_events_one_completion_key", "gateway_events_pkey",
     ]
 
     static func indexes(_ cluster: PostgresTestCluster, _ connection: String) throws -> [String] {
