@@ -4,7 +4,8 @@ import Testing
 
 /// Faults made for real around the built binaries: the worker killed mid-run, the state directory
 /// full or read-only, PostgreSQL stopped mid-run. After each, every `Started` has exactly one
-/// `Completed`, and nothing was launched that was not recorded as started first.
+/// `Completed`, nothing was launched that was not recorded as started first, and the audit chain
+/// verifies (`airlock events verify`).
 @Suite("Fault suite", .serialized)
 struct FaultSuiteTests {
     /// A policy whose `sleeper` says "started", then sleeps `seconds`.
@@ -44,6 +45,8 @@ struct FaultSuiteTests {
         #expect(!started.isEmpty, sourceLocation: sourceLocation)
         #expect(started.sorted() == completed.sorted(), "started \(started), completed \(completed)", sourceLocation: sourceLocation)
         #expect(Set(completed).count == completed.count, "a second Completed: \(completed)", sourceLocation: sourceLocation)
+        let verify = try CommandLineTests.airlock(["events", "verify", "--state-dir", state] + extra)
+        #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify.stdout)\(verify.stderr)", sourceLocation: sourceLocation)
     }
 
     static func shell(_ command: String) throws -> Int32 {

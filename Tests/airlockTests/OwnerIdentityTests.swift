@@ -46,7 +46,7 @@ struct OwnerIdentityTests {
         #expect(try Self.completedCount(state, id) == 1)
     }
 
-    @Test("another installation sharing a PostgreSQL store leaves a live invocation alone")
+    @Test("a worker of another installation sharing the PostgreSQL store leaves a live invocation alone")
     func sharedStore() throws {
         let database = try PostgresTestCluster.shared().createDatabase()
         let location = database.hasPrefix("postgresql://") ? database : "postgresql:" + database
@@ -69,7 +69,21 @@ struct OwnerIdentityTests {
             UPDATE gateway_events SET payload = jsonb_set(payload, '{owner}', to_jsonb('\(elsewhere)'::text)) WHERE payload->>'execution_id' = '\(id)';
             ALTER TABLE gateway_events ENABLE TRIGGER gateway_events_append_only;
             """)
-        let second = try Self.reconcilingRun(state: directory + "/second", policy: policy, extra: ["--events", location])
+        // The second installation's worker reconciles as soon as it has resolved its engine.
+        let secondState = directory + "/second"
+        let worker = Process()
+        worker.executableURL = CommandLineTests.binary
+        worker.arguments = ["serve", "--policy", policy, "--state-dir", secondState, "--events", location, "--engine", "podman"]
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = FileHandle.nullDevice
+        try worker.run()
+        defer {
+            kill(worker.processIdentifier, SIGTERM)
+            worker.waitUntilExit()
+        }
+        #expect(try FaultSuiteTests.waitUntil(90) { try FaultSuiteTests.shell("curl -sf --unix-socket \(secondState)/airlock.sock http://localhost/readyz >/dev/null") == 0 })
+        // Recovery runs before readiness; one more reconciling run of the second installation too.
+        let second = try Self.reconcilingRun(state: secondState, policy: policy, extra: ["--events", location])
         #expect(second.status == 124, "\(second.stderr)")
         #expect(try Self.completedCount(first, id, extra: ["--events", location]) == 0, "another installation took a live invocation")
         #expect(try EventsCommandTests.podman(["ps", "--filter", "name=^\(container)$", "--format", "{{.Names}}"]) == container)

@@ -16,8 +16,9 @@ struct SandboxAttestationTests {
         return (path, ["AIRLOCK_STATE_DIR": path + "/state"])
     }
 
-    /// A podman `containers.conf` that adds a writable volume of `host` and a variable to every
-    /// container: what a host's configuration can do without any error.
+    /// A podman `containers.conf` that adds a writable volume of `host`, a variable and
+    /// capabilities to every container: what a host's configuration can do without any error.
+    /// (The variable and the capabilities are pinned away; the volume is caught.)
     static func widenedPodman(in directory: String) throws -> [String: String] {
         let host = directory + "/host"
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
@@ -26,6 +27,7 @@ struct SandboxAttestationTests {
             [containers]
             volumes = ["\(host):/data:rw"]
             env = ["INJECTED=1"]
+            default_capabilities = ["CHOWN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"]
             """.write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
         return ["CONTAINERS_CONF": directory + "/containers.conf"]
     }
@@ -68,6 +70,7 @@ struct SandboxAttestationTests {
         if engine == "podman" {
             #expect(doctor.stdout.contains("FAIL sandbox kubectl: writable places: expected /tmp noexec, found /data exec, /tmp noexec"), "\(doctor.stdout)")
             #expect(doctor.stdout.contains("other mounts: expected nothing, found /data"))
+            #expect(!doctor.stdout.contains("capabilities") && !doctor.stdout.contains("INJECTED"), "pinned: \(doctor.stdout)")
         } else {
             #expect(doctor.stdout.contains("FAIL sandbox kubectl: environment:") && doctor.stdout.contains("HTTP_PROXY"), "\(doctor.stdout)")
         }
