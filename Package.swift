@@ -64,6 +64,7 @@ let package = Package(
         .target(
             name: "AirlockSeccomp",
             dependencies: [
+                "AirlockPolicy",
                 "CSeccomp",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

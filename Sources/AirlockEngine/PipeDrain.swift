@@ -18,13 +18,10 @@ final class PipeDrain: Sendable {
     /// for more (at 1 GiB/s that is 512 KiB, half of our pipe).
     static let bulkThreshold: Int64 = 1 << 20
     static let gatherMicroseconds: UInt32 = 500
-    /// F_SETPIPE_SZ (Linux), which Swift's Glibc module does not export.
-    static let setPipeSize: Int32 = 1031
-
     init() throws(EngineError) {
         (readEnd, writeEnd) = try EnginePipe.make(for: "the tool's output")
         // Larger pipes mean fewer, larger reads; the kernel may refuse past pipe-max-size, and that is fine.
-        _ = fcntl(readEnd, Self.setPipeSize, Int32(Self.chunkSize))
+        EnginePipe.enlarge(readEnd, to: Self.chunkSize)
     }
 
     /// Stop waiting for the end of the pipe `after` from now (the CLI has exited or was killed).
@@ -146,7 +143,16 @@ enum Splice {
 }
 
 /// The pipes between us and the engine CLI.
-enum EnginePipe {
+public enum EnginePipe {
+    /// F_SETPIPE_SZ (Linux), which Swift's Glibc module does not export.
+    static let setPipeSize: Int32 = 1031
+
+    /// Asks for a pipe of `bytes`: fewer, larger reads and wake-ups. The kernel may refuse past
+    /// pipe-max-size, or for what is not a pipe, and that is fine.
+    public static func enlarge(_ descriptor: Int32, to bytes: Int) {
+        _ = fcntl(descriptor, setPipeSize, Int32(bytes))
+    }
+
     /// A pipe, both ends close-on-exec. pipe2(O_CLOEXEC) is not visible from Swift's Glibc; a child
     /// spawned in the instant before FD_CLOEXEC is set could inherit an end, which only delays the
     /// end of the stream until the run gives up on it.

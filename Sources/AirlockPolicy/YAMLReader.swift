@@ -94,7 +94,7 @@ final class YAMLReader {
                 values[key] = value
             } else {
                 var message = "unknown key '\(key)' in \(what())"
-                if let suggestion = Self.closest(to: key, in: allowed) { message += " (did you mean '\(suggestion)'?)" }
+                if let suggestion = Suggestion.closest(to: key, in: allowed) { message += " (did you mean '\(suggestion)'?)" }
                 message += "; allowed keys: \(allowed.joined(separator: ", "))"
                 error(.unknownKey, message, at: keyNode)
             }
@@ -203,28 +203,6 @@ final class YAMLReader {
         case .sequence: "a list"
         case .alias: "an alias"
         }
-    }
-
-    /// The allowed key nearest to a typo, if it is near enough to be a likely intent.
-    static func closest(to word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
-        guard let (best, distance) = scored, distance <= max(1, word.count / 3) else { return nil }
-        return best
-    }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8)
-        let b = Array(b.utf8)
-        if a.isEmpty { return b.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(1, b.count) where j <= b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }
 

@@ -1,4 +1,4 @@
-import Crypto
+import AirlockPolicy
 
 #if canImport(Glibc)
 import Glibc
@@ -52,10 +52,7 @@ extension SeccompProfile {
     /// `sha256:<hex>` of a profile's bytes. The bytes, not a canonical form: the engine hands the
     /// file itself to podman or docker, so any change to it is a change to what runs.
     public static func digest(of bytes: [UInt8]) -> String {
-        "sha256:" + SHA256.hash(data: bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        PolicyDigest.sha256(bytes)
     }
 
     /// The largest program the kernel loads (BPF_MAXINSNS).

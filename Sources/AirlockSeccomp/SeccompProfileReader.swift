@@ -1,3 +1,4 @@
+import AirlockPolicy
 /// Reads a parsed profile field by field into a `SeccompProfile`, collecting every problem with
 /// its place.
 ///
@@ -169,7 +170,7 @@ struct SeccompProfileReader {
         }
         if let number = Libseccomp.syscallNumber(name) { return number }
         var message = "unknown system call '\(name)' on \(SeccompArchitecture.shortName(SeccompArchitecture.native))"
-        if let suggestion = Self.closest(to: name, in: Libseccomp.nativeSyscallNames) { message += " (did you mean '\(suggestion)'?)" }
+        if let suggestion = Suggestion.closest(to: name, in: Libseccomp.nativeSyscallNames) { message += " (did you mean '\(suggestion)'?)" }
         error(.unknownSyscall, message, at: node, place)
         return nil
     }
@@ -236,7 +237,7 @@ struct SeccompProfileReader {
         guard let name = string(node, place, what: "an architecture such as SCMP_ARCH_X86_64") else { return nil }
         guard SeccompArchitecture.token(name) != nil else {
             var message = "unknown architecture '\(name)'"
-            if let suggestion = Self.closest(to: name, in: SeccompArchitecture.known) { message += " (did you mean '\(suggestion)'?)" }
+            if let suggestion = Suggestion.closest(to: name, in: SeccompArchitecture.known) { message += " (did you mean '\(suggestion)'?)" }
             message += "; libseccomp \(Libseccomp.version) knows \(SeccompArchitecture.known.joined(separator: ", "))"
             error(.unknownArchitecture, message, at: node, place)
             return nil
@@ -275,7 +276,7 @@ struct SeccompProfileReader {
                 error(.unknownKey, "'\(member.key)' is not supported: \(reason)", at: at, place)
             } else {
                 var message = "unknown key '\(member.key)' in \(what)"
-                if let suggestion = Self.closest(to: member.key, in: allowed) {
+                if let suggestion = Suggestion.closest(to: member.key, in: allowed) {
                     message += " (did you mean '\(suggestion)'?)"
                     if !keys.contains(suggestion) { misspelled.insert(suggestion) }
                 }
@@ -323,7 +324,7 @@ struct SeccompProfileReader {
         guard let text = string(node, place, what: "one of \(choices.joined(separator: ", "))") else { return nil }
         guard let value = T(rawValue: text) else {
             var message = "unknown \(what) '\(text)'"
-            if let suggestion = Self.closest(to: text, in: choices) { message += " (did you mean '\(suggestion)'?)" }
+            if let suggestion = Suggestion.closest(to: text, in: choices) { message += " (did you mean '\(suggestion)'?)" }
             message += "; expected one of \(choices.joined(separator: ", "))"
             error(.invalidValue, message, at: node, place)
             return nil
@@ -342,35 +343,5 @@ struct SeccompProfileReader {
         let maximum = action?.maximumReturnValue ?? .max
         let expecting = action == .trace ? "a trace message from 0 to \(maximum)" : "an errno from 0 to \(maximum)"
         return unsigned(node, place, maximum: UInt64(maximum), expecting: expecting).map { UInt16($0) }
-    }
-
-    // MARK: Suggestions
-
-    /// The candidate nearest to a typo, if it is near enough to be a likely intent.
-    static func closest(to word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
-        guard let (best, distance) = scored, distance <= max(1, word.count / 3) else { return nil }
-        return best
-    }
-
-    /// Edits between two words, a swap of neighbours counting as one (`nmaes` is one from `names`).
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8)
-        let b = Array(b.utf8)
-        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
-        var beforePrevious: [Int] = []
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    current[j] = min(current[j], beforePrevious[j - 2] + 1)
-                }
-            }
-            beforePrevious = previous
-            previous = current
-        }
-        return previous[b.count]
     }
 }

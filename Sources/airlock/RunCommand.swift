@@ -105,7 +105,7 @@ struct RunCommand: AsyncParsableCommand {
             signal(SIGPIPE, SIG_IGN)
             // Larger pipes to our reader mean fewer wake-ups on both sides (fails harmlessly when
             // stdout is not a pipe); the output is spliced to ours without being copied through us.
-            for descriptor in [STDOUT_FILENO, STDERR_FILENO] { _ = fcntl(descriptor, 1031 /* F_SETPIPE_SZ */, Int32(1 << 20)) }
+            for descriptor in [STDOUT_FILENO, STDERR_FILENO] { EnginePipe.enlarge(descriptor, to: 1 << 20) }
             output = .descriptors(stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
         }
         // SIGINT and SIGTERM cancel the invocation: the container is killed and its end recorded.
