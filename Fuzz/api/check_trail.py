@@ -29,7 +29,9 @@ def answered(har_path):
         path = urlparse(request["url"]).path
         text = (response.get("content") or {}).get("text") or ""
         bodies = []
-        for line in text.splitlines():
+        # Lines of NDJSON end at "\n" only: str.splitlines() would also cut at U+0085 or U+2028,
+        # which JSON strings may hold as they are.
+        for line in text.split("\n"):
             try:
                 body = json.loads(line)
             except ValueError:
