@@ -188,6 +188,15 @@ let package = Package(
             path: "Benchmarks/EventStoreBenchmark",
             swiftSettings: strictSettings
         ),
+        // Fuzz targets (scripts/fuzz builds them with -sanitize=fuzzer into .build-fuzz; a normal
+        // build replays a corpus with them). The C target only declares libFuzzer's entry points.
+        .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzDriver", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "ArgvFuzzer", dependencies: ["AirlockPolicy", "FuzzDriver"], path: "Fuzz/ArgvFuzzer", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "PolicyLoaderFuzzer", dependencies: ["AirlockPolicy", "FuzzDriver"], path: "Fuzz/PolicyLoaderFuzzer",
+            swiftSettings: strictSettings),
         .testTarget(
             name: "AirlockPolicyTests",
             dependencies: ["AirlockPolicy"],

@@ -29,6 +29,10 @@ public struct APIError: Error, Sendable, Equatable, HTTPResponseError, CustomStr
 
     public var description: String { "\(status.code) \(code): \(message)" + (field.map { " (field \($0))" } ?? "") }
 
+    /// How `field` names a key or parameter: as it is, or `""` for the empty name, so that an error
+    /// never names its field with an empty string.
+    static func fieldName(_ key: String) -> String { key.isEmpty ? "\"\"" : key }
+
     /// 400: the request is malformed; `field` says where.
     public static func invalid(_ field: String?, _ message: String) -> APIError {
         APIError(.badRequest, code: "invalid_request", message, field: field)

@@ -14,7 +14,7 @@ struct EventsQuery {
     init(_ request: Request, policy: Policy) throws(APIError) {
         let parameters = request.uri.queryParameters
         for (key, _) in parameters where !Self.parameters.contains(String(key)) {
-            throw APIError.invalid(String(key), "unknown query parameter; expected: \(Self.parameters.sorted().joined(separator: ", "))")
+            throw APIError.invalid(APIError.fieldName(String(key)), "unknown query parameter; expected: \(Self.parameters.sorted().joined(separator: ", "))")
         }
         let tenant = try Self.tenant(of: request, policy: policy)
 

@@ -50,9 +50,9 @@ public enum JSONValue: Sendable, Equatable, Codable {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch let DecodingError.dataCorrupted(context) {
             let cause = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            throw APIError.invalid(nil, "the body is not valid JSON" + (cause.map { ": \($0)" } ?? ""))
+            throw APIError.invalid("body", "the body is not valid JSON" + (cause.map { ": \($0)" } ?? ""))
         } catch {
-            throw APIError.invalid(nil, "the body is not valid JSON")
+            throw APIError.invalid("body", "the body is not valid JSON")
         }
     }
 

@@ -9,7 +9,7 @@ struct StrictObject {
     /// - Parameter hint: a key that, if present, is the likely mistake worth naming in the message.
     init(_ value: JSONValue, path: String, keys: Set<String>, hint: String? = nil) throws(APIError) {
         guard case let .object(members) = value else {
-            throw APIError.invalid(path.isEmpty ? nil : path, "\(path.isEmpty ? "the body" : "this field") must be a JSON object, not \(value.typeName)")
+            throw APIError.invalid(path.isEmpty ? "body" : path, "\(path.isEmpty ? "the body" : "this field") must be a JSON object, not \(value.typeName)")
         }
         self.path = path
         for key in members.keys.sorted() where !keys.contains(key) {
@@ -19,7 +19,10 @@ struct StrictObject {
         self.members = members
     }
 
-    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    static func join(_ path: String, _ key: String) -> String {
+        let name = APIError.fieldName(key)
+        return path.isEmpty ? name : "\(path).\(name)"
+    }
 
     func field(_ key: String) -> String { Self.join(path, key) }
 

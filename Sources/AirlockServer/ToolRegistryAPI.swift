@@ -175,7 +175,7 @@ extension WorkerAPI {
 enum ToolQuery {
     static func tenant(_ request: Request, policy: Policy) throws(APIError) -> String {
         for (key, _) in request.uri.queryParameters where key != "tenant_id" {
-            throw APIError.invalid(String(key), "unknown query parameter; expected: tenant_id")
+            throw APIError.invalid(APIError.fieldName(String(key)), "unknown query parameter; expected: tenant_id")
         }
         return try EventsQuery.tenant(of: request, policy: policy)
     }

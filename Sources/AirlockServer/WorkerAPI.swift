@@ -17,6 +17,16 @@ public struct WorkerAPI: Sendable {
         public var method: String
         public var path: String
         public var description: String { "\(method) \(path)" }
+
+        /// Whether a request path is this route's (a `{name}` segment matches any one segment).
+        func matches(path requested: String) -> Bool {
+            let template = path.split(separator: "/", omittingEmptySubsequences: false)
+            let segments = requested.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == segments.count else { return false }
+            return zip(template, segments).allSatisfy { pattern, segment in
+                pattern.hasPrefix("{") && pattern.hasSuffix("}") ? !segment.isEmpty : pattern == segment
+            }
+        }
     }
 
     let policy: LivePolicy
@@ -33,25 +43,27 @@ public struct WorkerAPI: Sendable {
 
     /// The router and the routes it serves.
     public func router() -> (router: Router<Context>, routes: [Route]) {
+        let table: [(method: HTTPRequest.Method, path: String, handler: Handler)] = [
+            (.post, "/v1/invocations", invoke),
+            (.delete, "/v1/invocations/{execution_id}", cancel),
+            (.post, "/v1/judge", judge),
+            (.post, "/v1/cli-tools", registerTool),
+            (.get, "/v1/cli-tools", listTools),
+            (.get, "/v1/cli-tools/{name}", showTool),
+            (.delete, "/v1/cli-tools/{name}", removeTool),
+            (.get, "/v1/events", events),
+            (.get, "/healthz", health),
+            (.get, "/readyz", readiness),
+        ]
+        let routes = table.map { Route(method: $0.method.rawValue, path: $0.path) }
         let router = Router(context: Context.self)
         router.add(middleware: AccessLogMiddleware(logger: logger))
-        router.add(middleware: ErrorMiddleware(logger: logger))
+        // The routes, so that a known path asked with another method is 405 with `Allow`, not 404.
+        router.add(middleware: ErrorMiddleware(logger: logger, routes: routes))
         router.add(middleware: PeerCheckMiddleware(allowList: allowList, logger: logger))
-        var routes: [Route] = []
-        func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+        for (method, path, handler) in table {
             router.on(RouterPath(path), method: method) { request, context in try await handler(request, context) }
-            routes.append(Route(method: method.rawValue, path: path))
         }
-        on(.post, "/v1/invocations", invoke)
-        on(.delete, "/v1/invocations/{execution_id}", cancel)
-        on(.post, "/v1/judge", judge)
-        on(.post, "/v1/cli-tools", registerTool)
-        on(.get, "/v1/cli-tools", listTools)
-        on(.get, "/v1/cli-tools/{name}", showTool)
-        on(.delete, "/v1/cli-tools/{name}", removeTool)
-        on(.get, "/v1/events", events)
-        on(.get, "/healthz", health)
-        on(.get, "/readyz", readiness)
         return (router, routes)
     }
 

@@ -48,11 +48,13 @@ struct AccessLogMiddleware: RouterMiddleware {
     }
 }
 
-/// Every error becomes the API's JSON error shape, including Hummingbird's own (unknown route, body
-/// too large) and anything unexpected (500, logged).
+/// Every error becomes the API's JSON error shape, including Hummingbird's own (unknown route, a
+/// known path with a method it does not serve, body too large) and anything unexpected (500, logged).
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = WorkerRequestContext
     let logger: Logger
+    /// The routes served: a path among them asked with another method is 405, not 404.
+    let routes: [WorkerAPI.Route]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -61,7 +63,7 @@ struct ErrorMiddleware: RouterMiddleware {
             context.facts.update { $0.errorCode = error.code }
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
-            let apiError = Self.translate(error, request: request)
+            let apiError = Self.translate(error, request: request, routes: routes)
             context.facts.update { $0.errorCode = apiError.code }
             return try apiError.response(from: request, context: context)
         } catch {
@@ -71,10 +73,18 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    static func translate(_ error: HTTPError, request: Request) -> APIError {
+    static func translate(_ error: HTTPError, request: Request, routes: [WorkerAPI.Route]) -> APIError {
         switch error.status {
         case .notFound:
-            return APIError(.notFound, code: "no_such_route", "no route \(request.method.rawValue) \(request.uri.path)")
+            let path = request.uri.path
+            let allowed = Set(routes.filter { $0.matches(path: path) }.map(\.method)).sorted()
+            if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                let list = allowed.joined(separator: ", ")
+                return APIError(
+                    .methodNotAllowed, code: "method_not_allowed", "\(path) does not take \(request.method.rawValue); it takes \(list)",
+                    headers: [.allow: list])
+            }
+            return APIError(.notFound, code: "no_such_route", "no route \(request.method.rawValue) \(path)")
         case .contentTooLarge:
             return APIError(.contentTooLarge, code: "body_too_large", error.body ?? "the body is too large")
         default:

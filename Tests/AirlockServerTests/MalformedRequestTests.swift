@@ -10,19 +10,22 @@ extension WorkerSuite {
             var name: String
             var body: String
             var status: Int
-            /// nil: the body as a whole.
-            var field: String?
+            /// `body`: the body as a whole.
+            var field: String
             var description: String { name }
         }
 
         static let valid = #""tool_name":"marker","subcommand":"log","tenant_id":"acme","security_context":"ro""#
 
         static let cases: [Case] = [
-            Case(name: "not JSON", body: "{tool_name: marker}", status: 400, field: nil),
-            Case(name: "empty body", body: "", status: 400, field: nil),
-            Case(name: "an array", body: "[1, 2]", status: 400, field: nil),
-            Case(name: "truncated", body: #"{"tool_name":"marker""#, status: 400, field: nil),
+            Case(name: "not JSON", body: "{tool_name: marker}", status: 400, field: "body"),
+            Case(name: "empty body", body: "", status: 400, field: "body"),
+            Case(name: "an array", body: "[1, 2]", status: 400, field: "body"),
+            Case(name: "truncated", body: #"{"tool_name":"marker""#, status: 400, field: "body"),
             Case(name: "unknown field", body: "{\(valid),\"image\":\"evil:1\"}", status: 400, field: "image"),
+            // An empty key is named `""`, never with an empty string (found by schemathesis).
+            Case(name: "an empty key", body: "{\(valid),\"\":1}", status: 400, field: "\"\""),
+            Case(name: "an empty key in a mount", body: "{\(valid),\"mounts\":[{\"\":1}]}", status: 400, field: "mounts[0].\"\""),
             Case(name: "missing tool_name", body: #"{"subcommand":"log","tenant_id":"acme","security_context":"ro"}"#, status: 400, field: "tool_name"),
             Case(name: "missing tenant_id", body: #"{"tool_name":"marker","subcommand":"log","security_context":"ro"}"#, status: 400, field: "tenant_id"),
             Case(name: "missing security_context", body: #"{"tool_name":"marker","subcommand":"log","tenant_id":"acme"}"#, status: 400, field: "security_context"),
@@ -73,7 +76,7 @@ extension WorkerSuite {
             try await worker.stop()
         }
 
-        @Test("a body past the limit without Content-Length is 413 too; unknown routes are JSON 404s")
+        @Test("a body past the limit without Content-Length is 413 too; unknown routes are JSON 404s, a route's other methods 405")
         func chunkedAndRoutes() async throws {
             let worker = try await TestWorker.start { $0.maxBodyBytes = 1024 }
             let chunked = try await HTTPClient.request(
@@ -82,8 +85,20 @@ extension WorkerSuite {
             #expect(chunked.status == 413, "\(chunked)")
             let route = try await worker.request("GET", "/v1/nothing")
             #expect(route.status == 404 && route.error["code"] as? String == "no_such_route")
+            // A served path asked with another method is 405 naming the methods it takes (found by schemathesis).
             let method = try await worker.request("PUT", "/v1/invocations", json: "{}")
-            #expect(method.status == 404 || method.status == 405, "\(method)")
+            #expect(method.status == 405 && method.error["code"] as? String == "method_not_allowed", "\(method)")
+            #expect(method.headers["allow"] == "POST", "\(method.headers)")
+            let tools = try await worker.request("TRACE", "/v1/cli-tools")
+            #expect(tools.status == 405 && tools.headers["allow"] == "GET, POST", "\(tools) \(tools.headers)")
+            let execution = try await worker.request("GET", "/v1/invocations/some-id")
+            #expect(execution.status == 405 && execution.headers["allow"] == "DELETE", "\(execution) \(execution.headers)")
+            for path in ["/v1/events?=x&tenant_id=acme", "/v1/cli-tools?=1&tenant_id=acme"] {
+                let empty = try await worker.request("GET", path)
+                #expect(empty.status == 400 && empty.error["field"] as? String == "\"\"", "\(path): \(empty)")
+            }
+            let deeper = try await worker.request("DELETE", "/v1/invocations/some-id/more")
+            #expect(deeper.status == 404 && deeper.error["code"] as? String == "no_such_route", "\(deeper)")
             let badID = try await worker.request("DELETE", "/v1/invocations/a%20b")
             #expect(badID.status == 400 && badID.error["field"] as? String == "execution_id", "\(badID)")
             let judge = try await worker.request("POST", "/v1/judge", json: #"{"tool_name":"ok","subcommand":"log","security_context":"ro","mounts":[]}"#)
