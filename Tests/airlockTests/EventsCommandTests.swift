@@ -9,7 +9,8 @@ struct EventsCommandTests {
 
     /// A policy with a tool that sleeps (git's grammar, `sh -c` in the busybox test image: the
     /// arguments after the script are ignored).
-    static func sleeperPolicy(directory: String) throws -> String {
+    /// A policy whose `sleeper` says "started", then sleeps `seconds`; tenant acme may call it.
+    static func sleeperPolicy(directory: String, seconds: Int = 600) throws -> String {
         let policy = directory + "/policy.yaml"
         try """
             version: 1
@@ -17,7 +18,7 @@ struct EventsCommandTests {
               sleeper:
                 grammar: \(root)/policies/grammars/git.yaml
                 image: airlock/test:1
-                entrypoint: [/bin/sh, -c, "echo started; sleep 600"]
+                entrypoint: [/bin/sh, -c, "echo started; sleep \(seconds)"]
                 timeout: 120s
                 seccomp: \(root)/policies/seccomp/hardened.json
                 runtime: runc
@@ -25,6 +26,8 @@ struct EventsCommandTests {
               ro:
                 allow:
                   - {id: sleep-log, tool: sleeper, subcommand: [log], reason: test}
+            tenants:
+              acme: {contexts: [ro]}
             """.write(toFile: policy, atomically: true, encoding: .utf8)
         return policy
     }

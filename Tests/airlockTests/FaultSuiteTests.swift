@@ -8,27 +8,8 @@ import Testing
 /// verifies (`airlock events verify`).
 @Suite("Fault suite", .serialized)
 struct FaultSuiteTests {
-    /// A policy whose `sleeper` says "started", then sleeps `seconds`.
     static func policy(directory: String, seconds: Int = 600) throws -> String {
-        let policy = directory + "/policy.yaml"
-        try """
-            version: 1
-            tools:
-              sleeper:
-                grammar: \(CommandLineTests.repositoryRoot)/policies/grammars/git.yaml
-                image: airlock/test:1
-                entrypoint: [/bin/sh, -c, "echo started; sleep \(seconds)"]
-                timeout: 120s
-                seccomp: \(CommandLineTests.repositoryRoot)/policies/seccomp/hardened.json
-                runtime: runc
-            contexts:
-              ro:
-                allow:
-                  - {id: sleep-log, tool: sleeper, subcommand: [log], reason: test}
-            tenants:
-              acme: {contexts: [ro]}
-            """.write(toFile: policy, atomically: true, encoding: .utf8)
-        return policy
+        try EventsCommandTests.sleeperPolicy(directory: directory, seconds: seconds)
     }
 
     /// Execution ids of `Started` and of `Completed` events, each as many times as recorded.
