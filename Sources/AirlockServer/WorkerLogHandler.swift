@@ -1,4 +1,5 @@
 import AirlockEvents
+import AirlockInvocation
 import Foundation
 import Logging
 import Synchronization
@@ -34,10 +35,9 @@ public struct WorkerLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    /// `AIRLOCK_LOG` (trace, debug, info, notice, warning, error, critical; `warn` too), else info.
+    /// `AIRLOCK_LOG` (see `LogLevel`), else info.
     public static func level(fromEnvironment environment: [String: String] = ProcessInfo.processInfo.environment) -> Logger.Level {
-        guard let text = environment["AIRLOCK_LOG"]?.lowercased() else { return .info }
-        return text == "warn" ? .warning : Logger.Level(rawValue: text) ?? .info
+        LogLevel.fromEnvironment(environment, default: .info)
     }
 
     /// Fields whose values are numbers in JSON lines.

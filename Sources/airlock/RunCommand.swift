@@ -164,7 +164,8 @@ struct RunCommand: AsyncParsableCommand {
 
     static let logger: Logger = {
         var logger = Logger(label: "airlock")
-        logger.logLevel = ProcessEnvironment.value("AIRLOCK_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        // One-shot commands say only what goes wrong, unless AIRLOCK_LOG asks for more.
+        logger.logLevel = LogLevel.fromEnvironment(ProcessEnvironment.values([LogLevel.variable]), default: .warning)
         return logger
     }()
 

@@ -196,6 +196,20 @@ struct RunCommandTests {
         #expect(spooled.isEmpty, "nothing spooled: \(spooled)")
     }
 
+    /// One variable for both executables' log level.
+    @Test("AIRLOCK_LOG sets airlock's log level; by default it says only what goes wrong")
+    func logLevel() throws {
+        let fixture = try Self.fixture()
+        let arguments = ["run", "--policy", fixture.policy, "--context", "ro", "--mount", "\(fixture.repository):/workspace", "--", "git", "status"]
+        let quiet = try CommandLineTests.airlock(arguments)
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(!quiet.stderr.contains("Container CLI resolved"), "\(quiet.stderr)")
+        let told = try CommandLineTests.airlock(arguments, environment: ["AIRLOCK_LOG": "info"])
+        #expect(told.status == 0)
+        #expect(told.stderr.contains("Container CLI resolved binary="), "\(told.stderr)")
+        #expect(told.stderr.contains("Invocation completed"))
+    }
+
     @Test("denied: the reason on stderr, exit 3, nothing launched")
     func denied() throws {
         let fixture = try Self.fixture()
