@@ -237,4 +237,61 @@ struct SandboxAttestationTests {
         #expect(!lines.contains("shm-present"))
         #expect(lines.last == "cat", "the tool is pid 1: no init process was added (\(lines.last ?? ""))")
     }
+
+    /// `curl` over a Unix socket: the status and the body.
+    static func call(_ socket: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+        let process = Process()
+        let out = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "-w", "\n%{http_code}", "--unix-socket", socket] + (body.map { ["-d", $0] } ?? []) + ["http://localhost" + path]
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    /// The engine's configuration changes under a running worker: the next call attests again and
+    /// is refused; after SIGHUP every tool is attested again and the worker is not ready.
+    @Test("a running worker notices its engine's configuration change: the next call is refused, after SIGHUP it is not ready")
+    func workerNoticesChange() async throws {
+        let (directory, state) = try Self.directory()
+        let configuration = directory + "/containers.conf"
+        try "[containers]\n".write(toFile: configuration, atomically: true, encoding: .utf8)
+        let socket = directory + "/airlock.sock"
+        let worker = Process()
+        worker.executableURL = CommandLineTests.binary
+        worker.arguments = ["serve", "--socket", socket]
+        worker.environment = ProcessInfo.processInfo.environment.merging(state) { $1 }
+            .merging(["CONTAINERS_CONF": configuration, "AIRLOCK_CONTAINER_CLI": "podman"]) { $1 }
+        worker.currentDirectoryURL = URL(fileURLWithPath: CommandLineTests.repositoryRoot)
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = FileHandle.nullDevice
+        try worker.run()
+        defer {
+            worker.terminate()
+            worker.waitUntilExit()
+        }
+        #expect(try FaultSuiteTests.waitUntil(90) { try Self.call(socket, "/readyz").status == 200 }, "the worker on a clean engine did not become ready")
+        let invocation = #"{"tool_name":"kubectl","subcommand":"version","args":["--client"],"tenant_id":"default","security_context":"readonly"}"#
+        let before = try Self.call(socket, "/v1/invocations", body: invocation)
+        #expect(before.status == 200, "\(before.body)")
+
+        _ = try Self.widenedPodman(in: directory)  // rewrites the same file, widened
+        let after = try Self.call(socket, "/v1/invocations", body: invocation)
+        #expect(after.status == 503, "\(after.body)")
+        #expect(after.body.contains("sandbox_not_attested") && after.body.contains("found /data"), "\(after.body)")
+
+        kill(worker.processIdentifier, SIGHUP)
+        var ready = ""
+        _ = try FaultSuiteTests.waitUntil(90) {
+            ready = try Self.call(socket, "/readyz").body
+            return ready.contains("sandbox git")
+        }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(ready.utf8)) as? [String: Any], "\(ready)")
+        #expect(json["ready"] as? Bool == false)
+        #expect(((json["not_ready"] as? [String]) ?? []).contains { $0.hasPrefix("sandbox git: writable places") }, "\(ready)")
+    }
 }
