@@ -129,7 +129,6 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitStatus.error
         }
         let trail = try await audit.openTrail(logger: logger)
-        let audit = self.audit
         let explicitEngine = engine
         let workerEngine = WorkerEngine(
             logger: logger,
