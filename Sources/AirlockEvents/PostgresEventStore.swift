@@ -231,7 +231,10 @@ extension PostgresEventStore {
             $$;
             CREATE OR REPLACE FUNCTION airlock_append_chain(
                 p_types text[], p_created_at timestamptz[], p_payloads jsonb, p_event_ids text[], p_lock_timeout text
-            ) RETURNS TABLE (row_id bigint, row_outcome text) LANGUAGE plpgsql AS $$
+            ) RETURNS TABLE (row_id bigint, row_outcome text) LANGUAGE plpgsql
+            -- Planned at each call: a generic plan cached while the table was small scans it whole
+            -- for the event ids at every later call.
+            SET plan_cache_mode = force_custom_plan AS $$
             DECLARE
                 v_count integer := coalesce(array_length(p_types, 1), 0);
                 v_head text;
