@@ -41,9 +41,15 @@ struct FaultSuiteTests {
 
     /// `airlock serve` on `state`, as a process of its own.
     static func startWorker(state: String, policy: String) throws -> Process {
+        try startWorker(["--policy", policy, "--state-dir", state, "--engine", "podman"])
+    }
+
+    /// `airlock serve ARGUMENTS` from the repository, this process's environment and `environment`.
+    static func startWorker(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         let worker = Process()
         worker.executableURL = CommandLineTests.binary
-        worker.arguments = ["serve", "--policy", policy, "--state-dir", state, "--engine", "podman"]
+        worker.arguments = ["serve"] + arguments
+        worker.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         worker.currentDirectoryURL = URL(fileURLWithPath: CommandLineTests.repositoryRoot)
         worker.standardOutput = FileHandle.nullDevice
         worker.standardError = FileHandle.nullDevice

@@ -71,12 +71,7 @@ struct OwnerIdentityTests {
             """)
         // The second installation's worker reconciles as soon as it has resolved its engine.
         let secondState = directory + "/second"
-        let worker = Process()
-        worker.executableURL = CommandLineTests.binary
-        worker.arguments = ["serve", "--policy", policy, "--state-dir", secondState, "--events", location, "--engine", "podman"]
-        worker.standardOutput = FileHandle.nullDevice
-        worker.standardError = FileHandle.nullDevice
-        try worker.run()
+        let worker = try FaultSuiteTests.startWorker(["--policy", policy, "--state-dir", secondState, "--events", location, "--engine", "podman"])
         defer {
             kill(worker.processIdentifier, SIGTERM)
             worker.waitUntilExit()

@@ -129,15 +129,8 @@ struct SandboxAttestationTests {
         let (directory, state) = try Self.directory()
         let widening = try Self.widened(engine, in: directory)
         let socket = directory + "/airlock.sock"
-        let worker = Process()
-        worker.executableURL = CommandLineTests.binary
-        worker.arguments = ["serve", "--socket", socket]
-        worker.environment = ProcessInfo.processInfo.environment.merging(state) { $1 }.merging(widening) { $1 }
-            .merging(["AIRLOCK_CONTAINER_CLI": engine]) { $1 }
-        worker.currentDirectoryURL = URL(fileURLWithPath: CommandLineTests.repositoryRoot)
-        worker.standardOutput = FileHandle.nullDevice
-        worker.standardError = FileHandle.nullDevice
-        try worker.run()
+        let worker = try FaultSuiteTests.startWorker(
+            ["--socket", socket], environment: state.merging(widening) { $1 }.merging(["AIRLOCK_CONTAINER_CLI": engine]) { $1 })
         defer {
             worker.terminate()
             worker.waitUntilExit()
@@ -261,15 +254,8 @@ struct SandboxAttestationTests {
         let configuration = directory + "/containers.conf"
         try "[containers]\n".write(toFile: configuration, atomically: true, encoding: .utf8)
         let socket = directory + "/airlock.sock"
-        let worker = Process()
-        worker.executableURL = CommandLineTests.binary
-        worker.arguments = ["serve", "--socket", socket]
-        worker.environment = ProcessInfo.processInfo.environment.merging(state) { $1 }
-            .merging(["CONTAINERS_CONF": configuration, "AIRLOCK_CONTAINER_CLI": "podman"]) { $1 }
-        worker.currentDirectoryURL = URL(fileURLWithPath: CommandLineTests.repositoryRoot)
-        worker.standardOutput = FileHandle.nullDevice
-        worker.standardError = FileHandle.nullDevice
-        try worker.run()
+        let worker = try FaultSuiteTests.startWorker(
+            ["--socket", socket], environment: state.merging(["CONTAINERS_CONF": configuration, "AIRLOCK_CONTAINER_CLI": "podman"]) { $1 })
         defer {
             worker.terminate()
             worker.waitUntilExit()
