@@ -198,7 +198,7 @@ public struct ContainerRunner: Sendable {
         let lastLine = lines.last ?? ""
         let lowered = text.lowercased()
         if lowered.contains("image not known") || lowered.contains("no such image") || lowered.contains("unable to find image") {
-            return "image '\(image)' is not in \(engine.kind.rawValue)'s local store (Airlock never pulls); build it with images/build"
+            return "image '\(image)' is not in \(engine.kind.rawValue)'s local store (Airlock never pulls); build it: images/build, or images/README.md for one the operator provides"
         }
         let meaning =
             switch status {

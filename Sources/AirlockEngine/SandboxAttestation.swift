@@ -82,6 +82,9 @@ public enum SandboxExpectation {
         for (key, name) in [("CapEff", "effective"), ("CapPrm", "permitted"), ("CapInh", "inheritable"), ("CapBnd", "bounding"), ("CapAmb", "ambient")] {
             checks.append(SandboxCheck(setting: "capabilities (\(name))", expected: "none", found: capabilities(report.value(key))))
         }
+        if let program = container.entrypoint.first {
+            checks.append(SandboxCheck(setting: "entrypoint \(program)", expected: "executable", found: report.value("entrypoint")))
+        }
         checks.append(SandboxCheck(setting: "no_new_privs", expected: "1", found: report.value("no_new_privs")))
         checks.append(SandboxCheck(setting: "seccomp", expected: "filter", found: seccompMode(report.value("seccomp"))))
         checks.append(SandboxCheck(setting: "root filesystem", expected: "read-only", found: report.value("root_writable") == "0" ? "read-only" : "writable"))

@@ -36,6 +36,7 @@ public struct SandboxCanary: Sendable {
     }
 
     /// The canary's container: the tool's, with the probe as its entrypoint and no caller input.
+    /// The probe's one argument is the tool's program, which it looks for in the image.
     public func spec(tool: String, container: ContainerSpec, runtimeOverride: String? = nil) -> ContainerRunSpec {
         var canary = container
         canary.entrypoint = [Self.probeTarget]
@@ -44,7 +45,7 @@ public struct SandboxCanary: Sendable {
         canary.timeoutSeconds = Double(timeout.components.seconds)
         return ContainerRunSpec(
             executionID: "canary-" + UUID().uuidString.lowercased(), toolName: tool, tenant: "airlock-canary", container: canary,
-            arguments: [], mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)],
+            arguments: Array(container.entrypoint.prefix(1)), mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)],
             runtimeOverride: runtimeOverride)
     }
 

@@ -49,8 +49,14 @@ public final class ToolPolicy: Sendable {
     public let parser: ArgvParser
     public let container: ContainerSpec
     public let argumentLimits: ArgumentLimits
+    /// Who builds the tool's image: `images/build`, or the operator (an image Airlock cannot ship).
+    public let imageProvider: ImageProvider
 
-    public init(name: String, grammarFile: String, grammar: ToolGrammar, container: ContainerSpec, argumentLimits: ArgumentLimits) {
+    public init(
+        name: String, grammarFile: String, grammar: ToolGrammar, container: ContainerSpec, argumentLimits: ArgumentLimits,
+        imageProvider: ImageProvider = .airlock
+    ) {
+        self.imageProvider = imageProvider
         self.name = name
         self.grammarFile = grammarFile
         self.grammar = grammar
@@ -58,6 +64,13 @@ public final class ToolPolicy: Sendable {
         self.container = container
         self.argumentLimits = argumentLimits
     }
+}
+
+/// Who provides a tool's image. A missing image Airlock builds is a fault of the installation; a
+/// missing image the operator provides is a tool not installed yet, and `doctor` says which.
+public enum ImageProvider: String, Sendable, Hashable, CaseIterable {
+    case airlock
+    case `operator`
 }
 
 /// What the container of a tool is made of. It comes from the policy, never from the caller.

@@ -72,7 +72,7 @@ struct PolicyBuild {
 
     static let topKeys = ["version", "description", "arguments", "tools", "contexts", "tenants", "registry"]
     static let toolKeys = [
-        "description", "grammar", "image", "entrypoint", "timeout", "network", "seccomp", "runtime", "environment",
+        "description", "grammar", "image", "image_provided_by", "entrypoint", "timeout", "network", "seccomp", "runtime", "environment",
         "limits", "mounts", "arguments",
     ]
     static let contextKeys = ["description", "extends", "allow", "deny"]
@@ -190,6 +190,7 @@ struct PolicyBuild {
         if let image, let node = fields["image"], !Self.isPinned(image) {
             reader.error(.invalidValue, "image of \(what) must be pinned to a tag other than 'latest' or to a digest; found '\(image)'", at: node)
         }
+        let imageProvider = fields["image_provided_by"].map { reader.choice($0, "image_provided_by of \(what)", as: ImageProvider.self) ?? .airlock } ?? .airlock
         var entrypoint: [String] = []
         if let node = fields["entrypoint"], let list = reader.stringList(node, "entrypoint of \(what)") {
             if list.isEmpty || !list[0].hasPrefix("/") {
@@ -242,7 +243,8 @@ struct PolicyBuild {
             image: image, entrypoint: entrypoint, timeoutSeconds: timeout, network: network,
             seccompProfile: Paths.join(directory, seccomp), runtime: runtime, environment: environment,
             resources: resources, mountRoots: mounts)
-        let tool = ToolPolicy(name: name, grammarFile: grammarPath, grammar: loaded.grammar, container: container, argumentLimits: toolLimits)
+        let tool = ToolPolicy(name: name, grammarFile: grammarPath, grammar: loaded.grammar, container: container, argumentLimits: toolLimits,
+            imageProvider: imageProvider)
         return (tool, loaded.canonical)
     }
 

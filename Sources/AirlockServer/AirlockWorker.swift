@@ -160,6 +160,10 @@ public struct AirlockWorker: Service {
                 logger.info("Sandbox attested", metadata: ["tool": "\(tool)", "sandbox_digest": "\(attestation.digest)"])
             case let .success(attestation):
                 logger.error("Sandbox differs from the policy; the tool is refused", metadata: ["tool": "\(tool)", "differences": "\(attestation.differences)"])
+            case let .failure(error) where policy.judge.policy.tools[tool]?.imageProvider == .operator:
+                logger.warning(
+                    "Tool not installed: its image is provided by the operator; the tool is refused until it can be attested",
+                    metadata: ["tool": "\(tool)", "image": "\(tools[tool]?.image ?? "")", "error": "\(error.description)"])
             case let .failure(error):
                 logger.error("Sandbox could not be attested; the tool is refused", metadata: ["tool": "\(tool)", "error": "\(error.description)"])
             }

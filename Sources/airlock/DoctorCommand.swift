@@ -11,9 +11,10 @@ struct DoctorCommand: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check the container engine, its runtime, seccomp, the policy, its images and each tool's sandbox.",
         discussion: """
-            Prints one line per check (ok or FAIL with how to fix it); exits 1 if any check fails. Each tool's \
-            sandbox is attested by a canary: a container with the tool's exact settings whose entrypoint is \
-            airlock-probe, which reports from inside what the sandbox really is.
+            Prints one line per check (ok or FAIL with how to fix it, skip for a tool whose image the operator \
+            provides and has not built); exits 1 if any check fails. Each tool's sandbox is attested by a \
+            canary: a container with the tool's exact settings whose entrypoint is airlock-probe, which \
+            reports from inside what the sandbox really is and whether the tool's program is in the image.
             """
     )
 
@@ -70,12 +71,22 @@ struct DoctorCommand: AsyncParsableCommand {
                 }
             }
             if let resolved {
+                // An image the operator provides and has not built yet: its tools are not installed,
+                // which is said plainly and is no failure; an image images/build makes is.
+                var notInstalled: Set<String> = []
                 for image in Set(loaded.tools.values.map(\.container.image)).sorted() {
                     let present = await EngineChecks.imagePresent(image, engine: resolved)
+                    let tools = loaded.tools.values.filter { $0.container.image == image }
+                    if !present, tools.allSatisfy({ $0.imageProvider == .operator }) {
+                        let names = tools.map(\.name).sorted()
+                        notInstalled.formUnion(names)
+                        print("skip image \(image): not in \(resolved.kind.rawValue); the operator provides it (see images/README.md), so \(names.joined(separator: ", ")) is not installed and its calls are refused until it is")
+                        continue
+                    }
                     report(present, "image \(image)", present ? "present in \(resolved.kind.rawValue)" : "missing from \(resolved.kind.rawValue); build it with images/build --engine \(resolved.kind.rawValue)")
                 }
                 let attestor = SandboxAttestor()
-                for (tool, entry) in loaded.tools.sorted(by: { $0.key < $1.key }) {
+                for (tool, entry) in loaded.tools.sorted(by: { $0.key < $1.key }) where !notInstalled.contains(tool) {
                     do {
                         let attestation = try await attestor.attestation(
                             tool: tool, container: entry.container.resolvingSeccompProfile, engine: resolved)

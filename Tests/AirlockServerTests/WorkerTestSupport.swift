@@ -3,6 +3,7 @@ import AirlockEvents
 import AirlockPolicy
 import AirlockSeccomp
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -288,13 +289,9 @@ func leftoverContainers(_ executionIDs: [String]) async throws -> [String] {
     return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init).filter(names.contains)
 }
 
-/// The built `airlock` binary, beside the test bundle.
+/// The built `airlock` binary under test.
 enum AirlockBinary {
-    static let path: String = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if directory.pathExtension == "xctest" { directory = directory.deletingLastPathComponent() }
-        return directory.appendingPathComponent("airlock").path
-    }()
+    static let path = BuiltBinaries.airlock.path
 
     static var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
 }

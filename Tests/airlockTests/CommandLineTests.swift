@@ -1,3 +1,4 @@
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -10,22 +11,8 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    /// The binary sits beside the test bundle in the build directory.
-    static let binary: URL = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if directory.lastPathComponent == "MacOS" || directory.pathExtension == "xctest" {
-            directory = directory.deletingLastPathComponent()
-        }
-        let candidate = directory.appendingPathComponent("airlock")
-        if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        return URL(fileURLWithPath: repositoryRoot + "/.build/debug/airlock")
-    }()
+    static let repositoryRoot = BuiltBinaries.repositoryRoot
+    static let binary = BuiltBinaries.airlock
 
     /// Where the binary keeps its state (events, spool) during the tests, unless a test says otherwise.
     static let stateDirectory = NSTemporaryDirectory() + "airlock-cli-state-\(UUID().uuidString)"

@@ -47,16 +47,92 @@ struct SandboxAttestationTests {
 
     static let kubectl = ["--context", "readonly", "--", "kubectl", "version", "--client"]
 
+    /// The shipped policy written to `path` with one edit, its grammars and profile where they are.
+    static func shippedPolicy(at path: String, replacing old: String, with new: String) throws {
+        let root = CommandLineTests.repositoryRoot
+        let text = try String(contentsOfFile: root + "/policies/default.yaml", encoding: .utf8)
+        try #require(text.contains(old))
+        try text.replacingOccurrences(of: "grammars/", with: root + "/policies/grammars/")
+            .replacingOccurrences(of: "seccomp/hardened.json", with: root + "/policies/seccomp/hardened.json")
+            .replacingOccurrences(of: old, with: new)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     @Test("doctor attests every tool of the shipped policy and prints each setting", arguments: engines)
     func doctor(engine: String) throws {
         let run = try CommandLineTests.airlock(["doctor", "--engine", engine, "--sandbox"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        for tool in ["aws", "gh", "git", "kubectl", "terraform"] {
+        for tool in ["aws", "gh", "git", "kubectl"] {
             #expect(run.stdout.contains("ok   sandbox \(tool): attested (sha256:"), "\(run.stdout)")
+            let program = "/usr/bin/\(tool)"
+            #expect(run.stdout.contains("entrypoint \(program)"), "\(run.stdout)")
         }
         for setting in ["capabilities (effective)", "no_new_privs", "seccomp", "writable places", "memory limit", "environment"] {
             #expect(run.stdout.contains(setting))
         }
+        // terraform's image is the operator's to build (Debian has no terraform): said plainly, no failure.
+        #expect(run.stdout.contains("skip image airlock/terraform:1: not in \(engine); the operator provides it"), "\(run.stdout)")
+        #expect(!run.stdout.contains("sandbox terraform"), "\(run.stdout)")
+    }
+
+    /// The operator's way to install terraform (images/terraform/Containerfile), with a stand-in
+    /// binary: once the image exists, the canary attests it and terraform runs.
+    @Test("an operator-provided image, once built from images/terraform, is attested and runs", arguments: engines)
+    func operatorImage(engine: String) throws {
+        let (directory, state) = try Self.directory()
+        let root = CommandLineTests.repositoryRoot
+        let context = directory + "/context"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root + "/images/terraform/Containerfile", toPath: context + "/Containerfile")
+        try "#!/bin/sh\necho \"Terraform v0.0.0-airlock-test\"\n".write(toFile: context + "/terraform", atomically: true, encoding: .utf8)
+        chmod(context + "/terraform", 0o755)
+        let tag = "airlock/terraform-test-\(UUID().uuidString.prefix(8).lowercased()):1"
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        build.arguments = [engine, "build", "-q", "-f", context + "/Containerfile", "-t", tag, context]
+        build.standardOutput = FileHandle.nullDevice
+        try build.run()
+        build.waitUntilExit()
+        try #require(build.terminationStatus == 0, "\(engine) build of images/terraform failed")
+        defer {
+            let remove = Process()
+            remove.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            remove.arguments = [engine, "rmi", "-f", tag]
+            remove.standardOutput = FileHandle.nullDevice
+            remove.standardError = FileHandle.nullDevice
+            try? remove.run()
+            remove.waitUntilExit()
+        }
+        try Self.shippedPolicy(at: directory + "/policy.yaml", replacing: "image: airlock/terraform:1", with: "image: \(tag)")
+
+        let doctor = try CommandLineTests.airlock(["doctor", "--engine", engine, "--policy", directory + "/policy.yaml"], environment: state)
+        #expect(doctor.status == 0, "\(doctor.stdout)")
+        #expect(doctor.stdout.contains("ok   sandbox terraform: attested"), "\(doctor.stdout)")
+        let run = try CommandLineTests.airlock(
+            ["run", "--engine", engine, "--policy", directory + "/policy.yaml", "--context", "readonly", "--", "terraform", "version"],
+            environment: state)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("Terraform v0.0.0-airlock-test"), "\(run.stdout)")
+    }
+
+    /// A policy whose image lacks the tool's program: the canary finds it missing, so doctor fails
+    /// naming it, and `airlock run` refuses before launching the tool (not exit 125 from the engine).
+    @Test("an entrypoint missing from its image: doctor fails naming it, run refuses", arguments: engines)
+    func missingEntrypoint(engine: String) throws {
+        let (directory, state) = try Self.directory()
+        try Self.shippedPolicy(at: directory + "/policy.yaml", replacing: "entrypoint: [/usr/bin/kubectl]", with: "entrypoint: [/usr/bin/kubectl-absent]")
+
+        let doctor = try CommandLineTests.airlock(["doctor", "--engine", engine, "--policy", directory + "/policy.yaml"], environment: state)
+        #expect(doctor.status == 1, "\(doctor.stdout)")
+        #expect(doctor.stdout.contains("FAIL sandbox kubectl: entrypoint /usr/bin/kubectl-absent: expected executable, found missing"), "\(doctor.stdout)")
+        #expect(doctor.stdout.contains("ok   sandbox git: attested"), "\(doctor.stdout)")
+
+        let run = try CommandLineTests.airlock(
+            ["run", "--engine", engine, "--policy", directory + "/policy.yaml", "--context", "readonly", "--", "kubectl", "version", "--client"],
+            environment: state)
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("entrypoint /usr/bin/kubectl-absent: expected executable, found missing"), "\(run.stderr)")
+        #expect(run.stderr.contains("nothing was launched"), "\(run.stderr)")
     }
 
     @Test("a widening engine configuration: doctor fails naming the setting, run refuses and launches nothing", arguments: engines)

@@ -8,7 +8,10 @@
  * Read from the kernel, not from what the engine says it did: capability sets and no_new_privs
  * from prctl and /proc/self/status, the seccomp mode, which places can be written (by trying),
  * mounts and device nodes beyond the engine's own, network interfaces, the cgroup's memory and
- * pids limits, rlimits, and the environment's names (never its values: they may be credentials). */
+ * pids limits, rlimits, and the environment's names (never its values: they may be credentials).
+ *
+ * Given the tool's entrypoint as its one argument, it also says whether that program is there and
+ * executable by the sandbox's user: an image without its tool fails at the canary, not at a call. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -186,9 +189,35 @@ static void environment_names(void) {
     for (size_t i = 0; i < count; i++) { printf("env=%s\n", names[i]); free(names[i]); }
 }
 
-int main(void) {
+/* `executable`, `missing` or `not executable`: the program as the engine would exec it (a name
+ * without a slash is looked up in PATH, as execvp does). */
+static const char *entrypoint_state(const char *program) {
+    if (strchr(program, '/')) {
+        if (access(program, F_OK) != 0) return "missing";
+        struct stat info;
+        if (stat(program, &info) != 0 || !S_ISREG(info.st_mode) || access(program, X_OK) != 0) return "not executable";
+        return "executable";
+    }
+    const char *path = getenv("PATH");
+    const char *state = "missing";
+    char candidate[4096];
+    while (path && *path) {
+        size_t length = strcspn(path, ":");
+        if (length > 0 && (size_t)snprintf(candidate, sizeof candidate, "%.*s/%s", (int)length, path, program) < sizeof candidate) {
+            const char *found = entrypoint_state(candidate);
+            if (strcmp(found, "executable") == 0) return found;
+            if (strcmp(found, "not executable") == 0) state = found;
+        }
+        path += length;
+        if (*path == ':') path++;
+    }
+    return state;
+}
+
+int main(int argc, char **argv) {
     char value[256];
     printf("probe=1\n");
+    if (argc > 1) printf("entrypoint=%s\n", entrypoint_state(argv[1]));
     printf("uid=%d\n", (int)getuid());
     printf("euid=%d\n", (int)geteuid());
     printf("gid=%d\n", (int)getgid());
