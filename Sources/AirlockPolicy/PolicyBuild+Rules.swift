@@ -84,9 +84,43 @@ extension PolicyBuild {
             conditions.append(condition)
         }
         guard reader.errors.count == errorsBefore, let id, let reason else { return nil }
-        return Rule(
+        let rule = Rule(
             id: id, effect: effect, reason: reason, tools: Set(ruleTools.map(\.name)), subcommands: subcommands,
             conditions: conditions, context: context, location: reader.location(node))
+        if let node = fields["examples"] { checkExamples(node, of: rule, what, ruleTools) }
+        return reader.errors.count == errorsBefore ? rule : nil
+    }
+
+    /// `examples: {match: [argv...], not_match: [argv...]}`: each argv (the tool first) is parsed
+    /// with its tool's grammar and the rule is tried on it, as the judge would; an example that
+    /// does not come out as written is an error at its location, so a rule and its intent cannot
+    /// drift apart unnoticed.
+    func checkExamples(_ node: Node, of rule: Rule, _ what: String, _ tools: [ToolPolicy]) {
+        guard let fields = reader.fields(node, "examples of \(what)", allowed: ["match", "not_match"]) else { return }
+        for (key, shouldMatch) in [("match", true), ("not_match", false)] {
+            guard let listNode = fields[key], let examples = reader.sequence(listNode, "\(key) examples of \(what)") else { continue }
+            for example in examples {
+                guard case .sequence = example, let argv = reader.stringList(example, "each \(key) example of \(what)") else {
+                    reader.error(.wrongType, "each \(key) example of \(what) must be an argv list such as [git, push, -f]", at: example)
+                    continue
+                }
+                let shown = "[" + argv.joined(separator: ", ") + "]"
+                guard let toolName = argv.first, let tool = tools.first(where: { $0.name == toolName }) else {
+                    let names = tools.map(\.name).sorted().joined(separator: ", ")
+                    reader.error(.invalidValue, "the \(key) example \(shown) of \(what) must start with the rule's tool (\(names))", at: example)
+                    continue
+                }
+                switch tool.parser.parse(Array(argv.dropFirst())) {
+                case let .failure(failure):
+                    reader.error(.invalidValue, "the \(key) example \(shown) of \(what) does not parse: \(failure.message)", at: example)
+                case let .success(parsed):
+                    if rule.matches(parsed) != shouldMatch {
+                        let outcome = shouldMatch ? "the rule does not match it" : "the rule matches it"
+                        reader.error(.invalidValue, "the \(key) example \(shown) of \(what) fails: \(outcome)", at: example)
+                    }
+                }
+            }
+        }
     }
 
     mutating func optionConditions(_ node: Node, _ what: String, _ tools: [ToolPolicy], _ commands: [String: [CommandNode]]) -> [Condition] {

@@ -6,8 +6,8 @@ import ArgumentParser
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Validate policy files.",
-        subcommands: [Check.self]
+        abstract: "Validate and test policy files.",
+        subcommands: [Check.self, Test.self]
     )
 }
 
