@@ -9,11 +9,11 @@ public struct SandboxCanary: Sendable {
     public static let probeTarget = "/airlock-probe"
     public static let probeVariable = "AIRLOCK_PROBE"
 
-    public var engine: ContainerEngine
+    public var engine: any ContainerEngine
     public var probePath: String
     public var timeout: Duration = .seconds(60)
 
-    public init(engine: ContainerEngine, probePath: String) {
+    public init(engine: any ContainerEngine, probePath: String) {
         self.engine = engine
         self.probePath = probePath
     }

@@ -86,7 +86,7 @@ struct RunCommand: AsyncParsableCommand {
         let pipeline = InvocationPipeline(
             // Asked for only once the command is allowed (a denial needs no engine); then what a
             // previous run left open is closed before this one launches.
-            engine: { () async throws(EngineError) -> ContainerEngine in
+            engine: { () async throws(EngineError) -> any ContainerEngine in
                 let resolved = try await EngineResolver(explicit: explicitEngine).resolve(probeRuntime: false, cache: .standard())
                 Self.logger.info("\(resolved.resolvedLogLine)")
                 await Recovery(trail: trail, logger: Self.logger).run(engine: resolved, thorough: false)

@@ -67,7 +67,7 @@ struct RuntimeCheckTests {
         try FileManager.default.createDirectory(atPath: hybrid, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: unified, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: unified + "/cgroup.controllers", contents: Data())
-        let podman = ContainerEngine(kind: .podman, path: "/usr/bin/podman", version: "4.3.1")
+        let podman = CommandLineEngine(kind: .podman, path: "/usr/bin/podman", version: "4.3.1")
         let problem = EngineChecks.runtimeProblem("crun", engine: podman, cgroupRoot: hybrid, searchPath: bin)
         #expect(problem?.contains("crun fails on hybrid or v1 cgroups") == true)
         #expect(problem?.contains("runtime: runc") == true)
