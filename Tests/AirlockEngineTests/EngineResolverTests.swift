@@ -76,23 +76,3 @@ struct RuntimeCheckTests {
         #expect(EngineChecks.runtimeProblem("runsc", engine: podman, cgroupRoot: hybrid, searchPath: bin)?.contains("not installed") == true)
     }
 }
-
-@Suite("The engine probe cache")
-struct EngineProbeCacheTests {
-    @Test("a probe is reused for the same binary, and redone when the binary changes")
-    func reuse() async throws {
-        let bin = try EngineResolverTests.binDirectory([])
-        let path = bin + "/podman"
-        _ = FileManager.default.createFile(
-            atPath: path, contents: Data("#!/bin/sh\necho 'podman version 9.9.9'\n".utf8), attributes: [.posixPermissions: 0o755])
-        let cache = EngineProbeCache(directory: bin + "/cache")
-        let resolver = EngineResolver(explicit: path, environment: [:])
-        #expect(try await resolver.resolve(probeRuntime: false, cache: cache).version == "9.9.9")
-        #expect(cache.lookup(path: path)?.version == "9.9.9")
-        // Rewrite the binary: a new size and modification time, so the cached probe is stale.
-        _ = FileManager.default.createFile(
-            atPath: path, contents: Data("#!/bin/sh\necho 'podman version 10.0.0-rc1'\n".utf8), attributes: [.posixPermissions: 0o755])
-        #expect(cache.lookup(path: path) == nil)
-        #expect(try await resolver.resolve(probeRuntime: false, cache: cache).version == "10.0.0-rc1")
-    }
-}
