@@ -12,7 +12,7 @@ public struct EngineProbeCache: Sendable {
     }
 
     /// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`.
-    public static func standard(environment: [String: String] = ProcessEnvironment.values(["XDG_CACHE_HOME", "HOME"])) -> EngineProbeCache? {
+    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> EngineProbeCache? {
         if let base = environment["XDG_CACHE_HOME"], base.hasPrefix("/") { return EngineProbeCache(directory: base + "/airlock") }
         if let home = environment["HOME"], home.hasPrefix("/") { return EngineProbeCache(directory: home + "/.cache/airlock") }
         return nil

@@ -9,7 +9,7 @@ public struct EngineResolver: Sendable {
     public var environment: [String: String]
 
     /// `environment`: the variables it reads (AIRLOCK_CONTAINER_CLI, PATH); by default this process's.
-    public init(explicit: String? = nil, environment: [String: String] = ProcessEnvironment.values([EngineResolver.environmentVariable, "PATH"])) {
+    public init(explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.explicit = explicit
         self.environment = environment
     }

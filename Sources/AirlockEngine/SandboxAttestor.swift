@@ -131,7 +131,7 @@ public enum EngineConfiguration {
     /// Files and directories read by podman (containers.conf and its drop-ins, default mounts, OCI
     /// hooks) and by docker (the daemon's configuration and process, the CLI's configuration).
     static func paths(for engine: any ContainerEngine) -> [String] {
-        let environment = ProcessEnvironment.values(["HOME", "XDG_CONFIG_HOME", "CONTAINERS_CONF", "DOCKER_CONFIG"])
+        let environment = ProcessInfo.processInfo.environment
         let home = environment["HOME"] ?? "/root"
         let config = environment["XDG_CONFIG_HOME"] ?? home + "/.config"
         switch engine.kind {

@@ -20,7 +20,7 @@ public struct SandboxCanary: Sendable {
 
     /// `$AIRLOCK_PROBE`, else `airlock-probe` beside this executable (where the build scripts put it).
     public static func locateProbe() throws(EngineError) -> String {
-        if let path = ProcessEnvironment.value(probeVariable), !path.isEmpty {
+        if let path = ProcessInfo.processInfo.environment[probeVariable], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw EngineError("\(probeVariable)=\(path) is not an executable file")
             }

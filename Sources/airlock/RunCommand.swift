@@ -165,7 +165,7 @@ struct RunCommand: AsyncParsableCommand {
     static let logger: Logger = {
         var logger = Logger(label: "airlock")
         // One-shot commands say only what goes wrong, unless AIRLOCK_LOG asks for more.
-        logger.logLevel = LogLevel.fromEnvironment(ProcessEnvironment.values([LogLevel.variable]), default: .warning)
+        logger.logLevel = LogLevel.fromEnvironment(ProcessInfo.processInfo.environment, default: .warning)
         return logger
     }()
 
