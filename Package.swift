@@ -232,6 +232,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The invocation pipeline against an engine in memory: every ending, in milliseconds.
+        .testTarget(
+            name: "AirlockInvocationTests",
+            dependencies: [
+                "AirlockInvocation", "AirlockEngine", "AirlockEvents", "AirlockPolicy", "AirlockSeccomp",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [

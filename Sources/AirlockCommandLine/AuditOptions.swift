@@ -1,4 +1,3 @@
-import AirlockEngine
 import AirlockEvents
 import ArgumentParser
 import Dispatch
@@ -24,11 +23,11 @@ public struct AuditOptions: ParsableArguments, Sendable {
 
     /// The state directory a command was given, else `$AIRLOCK_STATE_DIR`, else `./var`.
     public static func stateDirectory(_ given: String?) -> String {
-        given ?? ProcessEnvironment.value("AIRLOCK_STATE_DIR") ?? "var"
+        given ?? ProcessInfo.processInfo.environment["AIRLOCK_STATE_DIR"] ?? "var"
     }
 
     public func location() throws(EventStoreError) -> EventStoreLocation {
-        if let text = events ?? ProcessEnvironment.value("AIRLOCK_EVENTS") {
+        if let text = events ?? ProcessInfo.processInfo.environment["AIRLOCK_EVENTS"] {
             return try EventStoreLocation(parsing: text)
         }
         return .standard(stateDirectory: resolvedStateDirectory)

@@ -7,26 +7,58 @@ public enum EngineKind: String, Sendable, Codable, CaseIterable {
     case docker
 }
 
-/// A resolved, probed container CLI.
-public struct ContainerEngine: Sendable, Hashable, Codable {
-    public var kind: EngineKind
-    /// Absolute path of the binary.
-    public var path: String
-    /// As the binary reports it: `4.3.1`.
-    public var version: String
-    /// The engine's default OCI runtime (`runc`, `crun`), when the probe could tell.
-    public var defaultRuntime: String?
+/// What running one container needs from an engine: launch it and wait for its end, kill it by
+/// name, remove it. `ContainerRunner` does the rest, the same whatever the engine: the deadline
+/// and cancellation, draining and counting the output, telling the tool's failures from the
+/// engine's. `CommandLineEngine` drives podman or docker; tests put an engine of their own here to
+/// run the invocation pipeline without one.
+public protocol ContainerEngine: Sendable {
+    var kind: EngineKind { get }
+    /// The engine's binary: an attestation is kept only as long as it is unchanged.
+    var path: String { get }
+    /// As the engine reports it (`4.3.1`); recorded on every `CliToolInvocationStarted`.
+    var version: String { get }
 
-    public init(kind: EngineKind, path: String, version: String, defaultRuntime: String? = nil) {
-        self.kind = kind
-        self.path = path
-        self.version = version
-        self.defaultRuntime = defaultRuntime
+    /// Runs the container to its end and returns the status the engine exited with: the tool's own,
+    /// 125, 126 or 127 for the engine's failures, 128 + N when signal N ended it.
+    ///
+    /// The launch owns `streams` and closes them (at the latest when it returns, launched or not):
+    /// the run's output ends when the last writer closes. `launched` is given the process whose end
+    /// is the run's end, if there is one, for `forceStop`. Task cancellation does not end a launch:
+    /// the runner kills the container by name, and the launch returns when the container is gone.
+    ///
+    /// - Throws: `EngineError` when the container could not be launched at all (nothing ran). A
+    ///   tool's failure, a killed container or the engine's own failure to start it are statuses.
+    func launch(_ spec: ContainerRunSpec, streams: LaunchStreams, launched: @escaping @Sendable (pid_t) -> Void) async throws(EngineError)
+        -> Int32
+
+    /// Kills the container by name (SIGKILL). It may not exist yet, or not any more.
+    func kill(containerNamed name: String) async
+
+    /// Ends a launch that killing its container did not end: `process` (from `launched`) is killed and
+    /// the container removed by force.
+    func forceStop(containerNamed name: String, process: pid_t?) async
+
+    /// Removes the container, if it exists, and returns once the engine no longer lists it.
+    func remove(containerNamed name: String) async
+}
+
+/// The descriptors a launch hands the container as its stdin, stdout and stderr: pipes of the
+/// runner's, whose other ends it feeds and drains.
+public struct LaunchStreams: Sendable {
+    public var stdin: Int32
+    public var stdout: Int32
+    public var stderr: Int32
+
+    public init(stdin: Int32, stdout: Int32, stderr: Int32) {
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
     }
 
-    /// The line operators grep for.
-    public var resolvedLogLine: String {
-        "Container CLI resolved binary=\(kind.rawValue) version=\(version)"
+    /// Closes all three (a launch that cannot start; one that has ended).
+    public func close() {
+        for descriptor in [stdin, stdout, stderr] { _ = Foundation.close(descriptor) }
     }
 }
 
@@ -36,183 +68,5 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
-    }
-}
-
-/// Finds the container CLI: an explicit setting, then `AIRLOCK_CONTAINER_CLI`, then `podman` on
-/// PATH, then `docker`. A name is looked up on PATH; a path is used as given.
-public struct EngineResolver: Sendable {
-    public static let environmentVariable = "AIRLOCK_CONTAINER_CLI"
-
-    public var explicit: String?
-    public var environment: [String: String]
-
-    /// `environment`: the variables it reads (AIRLOCK_CONTAINER_CLI, PATH); by default this process's.
-    public init(explicit: String? = nil, environment: [String: String] = ProcessEnvironment.values([EngineResolver.environmentVariable, "PATH"])) {
-        self.explicit = explicit
-        self.environment = environment
-    }
-
-    /// The candidates in order, each with where the choice came from.
-    var candidates: [(name: String, source: String)] {
-        if let explicit, !explicit.isEmpty { return [(explicit, "--engine")] }
-        if let fromEnvironment = environment[Self.environmentVariable], !fromEnvironment.isEmpty {
-            return [(fromEnvironment, Self.environmentVariable)]
-        }
-        return [("podman", "PATH"), ("docker", "PATH")]
-    }
-
-    /// The binary to use: its path and its kind, without running it.
-    public func locate() throws(EngineError) -> (path: String, kind: EngineKind) {
-        var tried: [String] = []
-        for (name, source) in candidates {
-            guard let path = Self.executablePath(name, searchPath: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") else {
-                tried.append("\(name) (from \(source)): not found\(name.contains("/") ? "" : " on PATH") or not executable")
-                continue
-            }
-            guard let kind = Self.kind(ofBinaryAt: path) else {
-                tried.append("\(name) (from \(source)) at \(path): not podman or docker")
-                continue
-            }
-            return (path, kind)
-        }
-        throw EngineError(
-            "no container engine found; tried: \(tried.joined(separator: "; ")). Install podman (apt-get install podman runc) or docker.io, or name one with --engine or \(Self.environmentVariable)")
-    }
-
-    /// Locates the binary and probes it: `--version`, and its default OCI runtime.
-    ///
-    /// With `cache`, a version probe of the same binary (same path, inode, size and modification
-    /// time) is reused: `podman --version` costs about 35 ms, a sixth of a whole `podman run`.
-    public func resolve(probeRuntime: Bool = true, cache: EngineProbeCache? = nil) async throws(EngineError) -> ContainerEngine {
-        let (path, kind) = try locate()
-        if !probeRuntime, let cache, let cached = cache.lookup(path: path), cached.kind == kind { return cached }
-        let engine = try await Self.probe(path: path, kind: kind, probeRuntime: probeRuntime)
-        cache?.store(engine)
-        return engine
-    }
-
-    public static func probe(path: String, kind: EngineKind, probeRuntime: Bool) async throws(EngineError) -> ContainerEngine {
-        let versionRun: CommandOutput
-        do {
-            versionRun = try await CommandOutput.run(path, ["--version"], timeout: .seconds(20))
-        } catch {
-            throw EngineError("\(path) --version could not run: \(error)")
-        }
-        guard versionRun.status == 0, let version = parseVersion(versionRun.stdout) else {
-            throw EngineError(
-                "\(path) --version failed (exit \(versionRun.status)): \(versionRun.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-        var engine = ContainerEngine(kind: kind, path: path, version: version)
-        if probeRuntime {
-            let format = kind == .podman ? "{{.Host.OCIRuntime.Name}}" : "{{.DefaultRuntime}}"
-            let info = try? await CommandOutput.run(path, ["info", "--format", format], timeout: .seconds(30))
-            guard let info, info.status == 0 else {
-                let reason = info.map { $0.stderr.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "did not run"
-                throw EngineError(
-                    "\(path) info failed: \(reason)\(kind == .docker ? " (is the Docker daemon running? start it with `dockerd &` or `systemctl start docker`)" : "")")
-            }
-            let runtime = info.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            engine.defaultRuntime = runtime.isEmpty ? nil : runtime
-        }
-        return engine
-    }
-
-    /// `podman version 4.3.1` -> `4.3.1`; `Docker version 28.2.2, build e6534b4` -> `28.2.2`.
-    static func parseVersion(_ output: String) -> String? {
-        let words = output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
-        guard let index = words.firstIndex(where: { $0.lowercased() == "version" }), index + 1 < words.count else { return nil }
-        return String(words[index + 1])
-    }
-
-    /// podman or docker, by the binary's name (a symlink named `docker` to podman is podman's
-    /// business: the name says which flags its user expects).
-    static func kind(ofBinaryAt path: String) -> EngineKind? {
-        let name = (path as NSString).lastPathComponent
-        let resolvedName = ((try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { ($0 as NSString).lastPathComponent })
-        for candidate in [name, resolvedName].compactMap(\.self) {
-            if candidate.hasPrefix("podman") { return .podman }
-            if candidate.hasPrefix("docker") { return .docker }
-        }
-        return nil
-    }
-
-    static func executablePath(_ name: String, searchPath: String) -> String? {
-        if name.contains("/") {
-            return FileManager.default.isExecutableFile(atPath: name) ? name : nil
-        }
-        for directory in searchPath.split(separator: ":") where !directory.isEmpty {
-            let candidate = "\(directory)/\(name)"
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
-                FileManager.default.isExecutableFile(atPath: candidate)
-            {
-                return candidate
-            }
-        }
-        return nil
-    }
-}
-
-/// Remembers version probes per binary, in a small JSON file per binary. A changed binary (inode,
-/// size or modification time) is probed again; an unreadable cache is simply not used.
-public struct EngineProbeCache: Sendable {
-    public var directory: String
-
-    public init(directory: String) {
-        self.directory = directory
-    }
-
-    /// `$XDG_CACHE_HOME/airlock`, else `$HOME/.cache/airlock`.
-    public static func standard(environment: [String: String] = ProcessEnvironment.values(["XDG_CACHE_HOME", "HOME"])) -> EngineProbeCache? {
-        if let base = environment["XDG_CACHE_HOME"], base.hasPrefix("/") { return EngineProbeCache(directory: base + "/airlock") }
-        if let home = environment["HOME"], home.hasPrefix("/") { return EngineProbeCache(directory: home + "/.cache/airlock") }
-        return nil
-    }
-
-    private struct Entry: Codable {
-        var identity: String
-        var engine: ContainerEngine
-    }
-
-    /// What tells one version of a file from another: device, inode, size and modification time.
-    public static func identity(of path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-    }
-
-    private func file(for path: String) -> String {
-        directory + "/engine-" + String(path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }, radix: 16) + ".json"
-    }
-
-    public func lookup(path: String) -> ContainerEngine? {
-        guard let identity = Self.identity(of: path), let data = FileManager.default.contents(atPath: file(for: path)),
-            let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.identity == identity, entry.engine.path == path
-        else { return nil }
-        return entry.engine
-    }
-
-    public func store(_ engine: ContainerEngine) {
-        guard let identity = Self.identity(of: engine.path), let data = try? JSONEncoder().encode(Entry(identity: identity, engine: engine)) else { return }
-        write(data, toFile: file(for: engine.path))
-    }
-
-    /// A file of this directory by name (other caches share the directory: compiled seccomp programs).
-    public func read(named name: String) -> Data? {
-        FileManager.default.contents(atPath: directory + "/" + name)
-    }
-
-    /// Best effort: a cache that cannot be written costs a probe or a compile later, nothing else.
-    public func write(_ data: Data, named name: String) {
-        write(data, toFile: directory + "/" + name)
-    }
-
-    private func write(_ data: Data, toFile path: String) {
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // Written whole, then renamed: a reader never sees half a file.
-        let temporary = path + ".\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
-        if rename(temporary, path) != 0 { unlink(temporary) }
     }
 }

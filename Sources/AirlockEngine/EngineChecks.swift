@@ -4,7 +4,7 @@ import Foundation
 public enum EngineChecks {
     /// Why the runtime will not work here, or nil when it should.
     public static func runtimeProblem(
-        _ runtime: String, engine: ContainerEngine, cgroupRoot: String = "/sys/fs/cgroup",
+        _ runtime: String, engine: CommandLineEngine, cgroupRoot: String = "/sys/fs/cgroup",
         searchPath: String = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     ) -> String? {
         let name = (runtime as NSString).lastPathComponent
@@ -27,7 +27,7 @@ public enum EngineChecks {
         FileManager.default.fileExists(atPath: root + "/cgroup.controllers")
     }
 
-    public static func seccompSupported(_ engine: ContainerEngine) async -> Bool {
+    public static func seccompSupported(_ engine: CommandLineEngine) async -> Bool {
         let format = engine.kind == .podman ? "{{.Host.Security.SECCOMPEnabled}}" : "{{json .SecurityOptions}}"
         guard let info = try? await CommandOutput.run(engine.path, ["info", "--format", format], timeout: .seconds(30)), info.status == 0 else {
             return false
@@ -35,7 +35,7 @@ public enum EngineChecks {
         return engine.kind == .podman ? info.stdout.contains("true") : info.stdout.contains("seccomp")
     }
 
-    public static func imagePresent(_ image: String, engine: ContainerEngine) async -> Bool {
+    public static func imagePresent(_ image: String, engine: CommandLineEngine) async -> Bool {
         let inspect = try? await CommandOutput.run(engine.path, ["image", "inspect", "--format", "{{.Id}}", image], timeout: .seconds(30))
         return inspect?.status == 0
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Subprocess
 
 /// The environment the engine CLI runs with: the few variables that say where the engine, its
@@ -19,7 +20,7 @@ public enum EngineEnvironment {
 
     /// This process's values of `passedThrough`.
     public static var current: [String: String] {
-        ProcessEnvironment.values(passedThrough)
+        ProcessInfo.processInfo.environment.filter { passedThrough.contains($0.key) }
     }
 
     static var subprocess: Environment {

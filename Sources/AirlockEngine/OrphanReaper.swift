@@ -6,9 +6,9 @@ import Foundation
 /// is gone outlived its invocation (the worker crashed, the machine rebooted); one whose owner
 /// still runs, or whose owner this process cannot judge, is left alone.
 public struct OrphanReaper: Sendable {
-    public var engine: ContainerEngine
+    public var engine: CommandLineEngine
 
-    public init(engine: ContainerEngine) {
+    public init(engine: CommandLineEngine) {
         self.engine = engine
     }
 
@@ -35,14 +35,5 @@ public struct OrphanReaper: Sendable {
             removed.append(name)
         }
         return removed
-    }
-}
-
-extension ContainerEngine {
-    /// Kills and removes the container by name, if it exists, and waits until the engine no longer
-    /// lists it. (Killed first: `rm --force` alone gives podman's stop timeout of 10 s.)
-    public func removeContainer(named name: String) async {
-        _ = try? await CommandOutput.run(path, ["kill", "--signal", "KILL", name], timeout: .seconds(15))
-        await ContainerRunner.remove(name, engine: self)
     }
 }

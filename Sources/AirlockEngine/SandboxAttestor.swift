@@ -29,7 +29,7 @@ public actor SandboxAttestor {
 
     /// The attestation of this tool's settings on this engine: remembered, or the canary's now.
     public func attestation(
-        tool: String, container: ContainerSpec, runtimeOverride: String? = nil, engine: ContainerEngine
+        tool: String, container: ContainerSpec, runtimeOverride: String? = nil, engine: any ContainerEngine
     ) async throws(EngineError) -> SandboxAttestation {
         let probe: String
         if let probePath {
@@ -64,7 +64,7 @@ public actor SandboxAttestor {
     /// Attests every tool of the policy (worker start, SIGHUP, `airlock doctor`); never throws:
     /// each tool's outcome is in `problems` and in the result.
     @discardableResult
-    public func attestAll(_ tools: [String: ContainerSpec], engine: ContainerEngine) async -> [String: Result<SandboxAttestation, EngineError>] {
+    public func attestAll(_ tools: [String: ContainerSpec], engine: any ContainerEngine) async -> [String: Result<SandboxAttestation, EngineError>] {
         var outcomes: [String: Result<SandboxAttestation, EngineError>] = [:]
         for (name, container) in tools.sorted(by: { $0.key < $1.key }) {
             do {
@@ -130,8 +130,8 @@ public actor SandboxAttestor {
 public enum EngineConfiguration {
     /// Files and directories read by podman (containers.conf and its drop-ins, default mounts, OCI
     /// hooks) and by docker (the daemon's configuration and process, the CLI's configuration).
-    static func paths(for engine: ContainerEngine) -> [String] {
-        let environment = ProcessEnvironment.values(["HOME", "XDG_CONFIG_HOME", "CONTAINERS_CONF", "DOCKER_CONFIG"])
+    static func paths(for engine: any ContainerEngine) -> [String] {
+        let environment = ProcessInfo.processInfo.environment
         let home = environment["HOME"] ?? "/root"
         let config = environment["XDG_CONFIG_HOME"] ?? home + "/.config"
         switch engine.kind {
@@ -152,7 +152,7 @@ public enum EngineConfiguration {
 
     /// The engine binary's identity, each configuration path's (a directory's entries too), and
     /// the variables that choose which engine and configuration are used.
-    public static func fingerprint(_ engine: ContainerEngine) -> String {
+    public static func fingerprint(_ engine: any ContainerEngine) -> String {
         var lines = [identity(of: engine.path)]
         for path in paths(for: engine) {
             lines.append(identity(of: path))

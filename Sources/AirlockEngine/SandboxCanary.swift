@@ -9,18 +9,18 @@ public struct SandboxCanary: Sendable {
     public static let probeTarget = "/airlock-probe"
     public static let probeVariable = "AIRLOCK_PROBE"
 
-    public var engine: ContainerEngine
+    public var engine: any ContainerEngine
     public var probePath: String
     public var timeout: Duration = .seconds(60)
 
-    public init(engine: ContainerEngine, probePath: String) {
+    public init(engine: any ContainerEngine, probePath: String) {
         self.engine = engine
         self.probePath = probePath
     }
 
     /// `$AIRLOCK_PROBE`, else `airlock-probe` beside this executable (where the build scripts put it).
     public static func locateProbe() throws(EngineError) -> String {
-        if let path = ProcessEnvironment.value(probeVariable), !path.isEmpty {
+        if let path = ProcessInfo.processInfo.environment[probeVariable], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw EngineError("\(probeVariable)=\(path) is not an executable file")
             }

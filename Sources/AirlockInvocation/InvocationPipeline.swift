@@ -102,7 +102,7 @@ public struct Refusal: Sendable, Error, CustomStringConvertible {
 public struct InvocationPipeline: Sendable {
     /// A tool's seccomp profile, checked: the file handed to the engine and its digest.
     public typealias ProfileLoader = @Sendable (String) throws(SeccompProfileError) -> SeccompProfile.Reference
-    public typealias EngineSource = @Sendable () async throws(EngineError) -> ContainerEngine
+    public typealias EngineSource = @Sendable () async throws(EngineError) -> any ContainerEngine
 
     /// The engine, resolved when an allowed invocation first needs it (a denial never needs one).
     public var engine: EngineSource
@@ -188,7 +188,7 @@ public struct InvocationPipeline: Sendable {
         }
         let mounts = staged.mounts
         let profile: SeccompProfile.Reference
-        let engine: ContainerEngine
+        let engine: any ContainerEngine
         var container = tool.container
         if let registered {
             // A registered tool runs in its base tool's container, with its own image and a timeout
@@ -253,7 +253,7 @@ public struct InvocationPipeline: Sendable {
     }
 
     /// The tool's sandbox, attested and as the policy asks; or why not.
-    private func attest(_ request: InvocationRequest, container: ContainerSpec, engine: ContainerEngine) async -> Result<SandboxAttestation, Refusal> {
+    private func attest(_ request: InvocationRequest, container: ContainerSpec, engine: any ContainerEngine) async -> Result<SandboxAttestation, Refusal> {
         let attestation: SandboxAttestation
         do {
             attestation = try await sandbox.attestation(

@@ -23,7 +23,7 @@ public struct Recovery: Sendable {
     ///
     /// - Returns: the execution ids reconciled.
     @discardableResult
-    public func run(engine: ContainerEngine, thorough: Bool) async -> [String] {
+    public func run(engine: CommandLineEngine, thorough: Bool) async -> [String] {
         let reconciled: [String]
         do {
             reconciled = try await trail.reconcile(

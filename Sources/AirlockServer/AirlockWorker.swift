@@ -37,7 +37,7 @@ public struct AirlockWorker: Service {
         self.engine = engine
         self.logger = logger
         let pipeline = InvocationPipeline(
-            engine: { () async throws(EngineError) -> ContainerEngine in try await engine.engine() }, trail: trail, sandbox: sandbox,
+            engine: { () async throws(EngineError) -> any ContainerEngine in try await engine.engine() }, trail: trail, sandbox: sandbox,
             retentionBytes: configuration.retentionBytes, logger: logger, loadProfile: loadProfile)
         scheduler = InvocationScheduler(
             pipeline: pipeline, limits: configuration.limits,

@@ -9,19 +9,19 @@ public actor WorkerEngine {
     /// Begins the message of a refusal for want of an engine.
     private static let unavailablePrefix = "container engine unavailable: "
 
-    public typealias Resolve = @Sendable () async throws(EngineError) -> ContainerEngine
+    public typealias Resolve = @Sendable () async throws(EngineError) -> CommandLineEngine
 
     private let resolve: Resolve
-    private let onFirstResolved: @Sendable (ContainerEngine) async -> Void
+    private let onFirstResolved: @Sendable (CommandLineEngine) async -> Void
     private let retryInterval: Duration
     private let logger: Logger
-    private var engine: ContainerEngine?
+    private var engine: CommandLineEngine?
     private var lastError: String?
     private var lastAttempt: ContinuousClock.Instant?
 
     public init(
         retryInterval: Duration = .seconds(5), logger: Logger, resolve: @escaping Resolve,
-        onFirstResolved: @escaping @Sendable (ContainerEngine) async -> Void
+        onFirstResolved: @escaping @Sendable (CommandLineEngine) async -> Void
     ) {
         self.resolve = resolve
         self.onFirstResolved = onFirstResolved
@@ -30,7 +30,7 @@ public actor WorkerEngine {
     }
 
     /// The engine, or why there is none (readiness).
-    public var status: Result<ContainerEngine, EngineError> {
+    public var status: Result<CommandLineEngine, EngineError> {
         if let engine { return .success(engine) }
         return .failure(EngineError(lastError ?? "not resolved yet"))
     }
@@ -41,17 +41,17 @@ public actor WorkerEngine {
     }
 
     /// The engine for an invocation. Throws with `unavailablePrefix`.
-    public func engine() async throws(EngineError) -> ContainerEngine {
+    public func engine() async throws(EngineError) -> CommandLineEngine {
         try await engine(retryingNow: false)
     }
 
-    private func engine(retryingNow: Bool) async throws(EngineError) -> ContainerEngine {
+    private func engine(retryingNow: Bool) async throws(EngineError) -> CommandLineEngine {
         if let engine { return engine }
         if !retryingNow, let lastAttempt, ContinuousClock.now - lastAttempt < retryInterval, let lastError {
             throw EngineError(Self.unavailablePrefix + lastError)
         }
         lastAttempt = .now
-        let resolved: ContainerEngine
+        let resolved: CommandLineEngine
         do {
             resolved = try await resolve()
         } catch {

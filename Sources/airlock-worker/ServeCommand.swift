@@ -132,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         let explicitEngine = engine
         let workerEngine = WorkerEngine(
             logger: logger,
-            resolve: { () async throws(EngineError) -> ContainerEngine in try await EngineResolver(explicit: explicitEngine).resolve() },
+            resolve: { () async throws(EngineError) -> CommandLineEngine in try await EngineResolver(explicit: explicitEngine).resolve() },
             onFirstResolved: { engine in await Recovery(trail: trail, logger: logger).run(engine: engine, thorough: true) })
 
         var configuration = WorkerConfiguration(socketPath: resolvedSocket)

@@ -42,7 +42,7 @@ struct DoctorCommand: AsyncParsableCommand {
             report(false, "policy", "\(policy) has \(error.errors.count) error(s); run `airlock policy check \(policy)`")
         }
 
-        var resolved: ContainerEngine?
+        var resolved: CommandLineEngine?
         do {
             let found = try await EngineResolver(explicit: engine).resolve()
             resolved = found

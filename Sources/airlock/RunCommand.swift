@@ -86,7 +86,7 @@ struct RunCommand: AsyncParsableCommand {
         let pipeline = InvocationPipeline(
             // Asked for only once the command is allowed (a denial needs no engine); then what a
             // previous run left open is closed before this one launches.
-            engine: { () async throws(EngineError) -> ContainerEngine in
+            engine: { () async throws(EngineError) -> any ContainerEngine in
                 let resolved = try await EngineResolver(explicit: explicitEngine).resolve(probeRuntime: false, cache: .standard())
                 Self.logger.info("\(resolved.resolvedLogLine)")
                 await Recovery(trail: trail, logger: Self.logger).run(engine: resolved, thorough: false)
@@ -165,7 +165,7 @@ struct RunCommand: AsyncParsableCommand {
     static let logger: Logger = {
         var logger = Logger(label: "airlock")
         // One-shot commands say only what goes wrong, unless AIRLOCK_LOG asks for more.
-        logger.logLevel = LogLevel.fromEnvironment(ProcessEnvironment.values([LogLevel.variable]), default: .warning)
+        logger.logLevel = LogLevel.fromEnvironment(ProcessInfo.processInfo.environment, default: .warning)
         return logger
     }()
 

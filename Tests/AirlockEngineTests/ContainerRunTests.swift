@@ -12,7 +12,7 @@ enum EngineFixture {
     static let engineNames: [String] = (ProcessInfo.processInfo.environment["AIRLOCK_TEST_ENGINES"] ?? "podman,docker")
         .split(separator: ",").map(String.init)
 
-    static func engine(_ name: String) async throws -> ContainerEngine {
+    static func engine(_ name: String) async throws -> CommandLineEngine {
         try await EngineResolver(explicit: name, environment: ProcessInfo.processInfo.environment).resolve()
     }
 
@@ -32,7 +32,7 @@ enum EngineFixture {
     static let probeMount = Mount(hostPath: probeDirectory, containerPath: "/workspace/bin", writable: false)
 
     static func spec(
-        _ script: String, engine: ContainerEngine, image: String = "airlock/test:1", timeout: Double = 60,
+        _ script: String, engine: CommandLineEngine, image: String = "airlock/test:1", timeout: Double = 60,
         configure: (inout ResourceLimits) -> Void = { _ in }, mounts: [Mount] = []
     ) -> ContainerRunSpec {
         var limits = ResourceLimits()
@@ -51,7 +51,7 @@ enum EngineFixture {
     }
 
     /// Names of containers (running or not) with this name, as the engine lists them.
-    static func containers(named name: String, engine: ContainerEngine) throws -> String {
+    static func containers(named name: String, engine: CommandLineEngine) throws -> String {
         let process = Process()
         let pipe = Pipe()
         process.executableURL = URL(fileURLWithPath: engine.path)
@@ -77,7 +77,7 @@ struct ContainerRunTests {
         try await Self.expectEscapesRefused(EngineFixture.spec("/workspace/bin/syscall-probe all", engine: engine, mounts: [EngineFixture.probeMount]), engine: engine)
     }
 
-    static func expectEscapesRefused(_ spec: ContainerRunSpec, engine: ContainerEngine) async throws {
+    static func expectEscapesRefused(_ spec: ContainerRunSpec, engine: CommandLineEngine) async throws {
         let result = try await ContainerRunner(engine: engine).run(spec)
         let lines = EngineFixture.text(result.stdout).split(separator: "\n").map(String.init)
         #expect(result.outcome == .exited(0), "\(EngineFixture.text(result.stderr)) \(lines.filter { !$0.contains(": refused") })")

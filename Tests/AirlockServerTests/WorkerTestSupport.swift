@@ -112,7 +112,7 @@ final class TestWorker: Sendable {
         let eventStore: any EventStore = try store ?? SQLiteEventStore(path: directory + "/events.sqlite")
         let trail = AuditTrail(store: eventStore, spool: try EventSpool(directory: directory + "/spool"), logger: logger)
         let engine = WorkerEngine(
-            logger: logger, resolve: { () async throws(EngineError) -> ContainerEngine in try await EngineResolver(explicit: "podman").resolve() },
+            logger: logger, resolve: { () async throws(EngineError) -> CommandLineEngine in try await EngineResolver(explicit: "podman").resolve() },
             onFirstResolved: { _ in })
         let (announced, announce) = AsyncStream.makeStream(of: [ListeningAddress].self)
         var configuration = WorkerConfiguration(socketPath: directory + "/airlock.sock")
