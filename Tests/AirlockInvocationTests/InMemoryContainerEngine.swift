@@ -137,6 +137,8 @@ final class InMemoryContainerEngine: ContainerEngine {
     @Sendable static func reportThatHolds(_ container: ContainerSpec) -> [String] {
         let limits = container.resources
         var lines = ["probe=1", "uid=65534", "euid=65534", "gid=65534", "groups=65534"]
+        // The probe is handed the tool's program and finds it in the image.
+        if !container.entrypoint.isEmpty { lines.append("entrypoint=executable") }
         lines += ["CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"].map { "\($0)=0000000000000000" }
         lines += ["no_new_privs=1", "seccomp=2", "root_writable=0", "writable=/tmp noexec"]
         lines += ["full", "null", "random", "tty", "urandom", "zero"].map { "device=\($0)" }

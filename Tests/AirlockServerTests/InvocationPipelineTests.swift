@@ -38,13 +38,13 @@ import Testing
             + tool("sleeper", "sleep 600", timeout: "2s")
             + tool("hog", "dd if=/dev/zero of=/dev/null bs=256M count=1", memory: "32m")
             + tool("missing", "true", image: "airlock/no-such-image:1")
-            + tool("noentry", "true").replacingOccurrences(of: "[/bin/sh, -c, \"true\"]", with: "[/bin/no-such-program]")
+            + tool("vanished", "true", image: VanishingImage.pipeline.name)
             + tool("marker", "touch /workspace/launched")
             + """
             contexts:
               ro:
                 allow:
-                  - {id: run-log, tool: [ok, fail, sleeper, hog, missing, noentry, marker], subcommand: [log], reason: test tools}
+                  - {id: run-log, tool: [ok, fail, sleeper, hog, missing, vanished, marker], subcommand: [log], reason: test tools}
             tenants:
               acme: {contexts: [ro]}
             """
@@ -83,6 +83,15 @@ import Testing
             judge: Judge(policy: try policy(workspace: workspace)))
     }
 
+    /// Attests the `vanished` tool's sandbox with its image there (a first run), then removes the
+    /// image: the next launch fails in the engine, after `Started`.
+    static func attestThenRemoveImage(_ fixture: Fixture) async throws {
+        try VanishingImage.pipeline.tag()
+        let first = await fixture.pipeline.invoke(request("vanished"), judge: fixture.judge)
+        try VanishingImage.pipeline.remove()
+        guard case .finished = first else { throw EngineError("the vanished tool did not run with its image there: \(first)") }
+    }
+
     /// What is left staged: directories under the fixture's staging parent, and mounts below it.
     static func leftovers(_ fixture: Fixture) throws -> [String] {
         let parent = fixture.staging.parent
@@ -109,10 +118,11 @@ import Testing
             ("fail", "exited", 3, false, false),
             ("sleeper", "timed_out", nil, true, false),
             ("hog", "exited", 137, false, true),
-            ("noentry", "engine_failure", 127, false, false),
+            ("vanished", "engine_failure", 125, false, false),
         ] as [(String, String, Int?, Bool, Bool)])
     func endings(tool: String, outcome: String, exitCode: Int?, timedOut: Bool, oomKilled: Bool) async throws {
         let fixture = try await Self.fixture()
+        if tool == "vanished" { try await Self.attestThenRemoveImage(fixture) }
         let request = Self.request(tool)
         let result = await fixture.pipeline.invoke(request, judge: fixture.judge)
         guard case let .finished(decision, run, digest) = result else {
@@ -126,7 +136,7 @@ import Testing
         #expect(started["tool_name"] as? String == tool)
         #expect(started["tenant_id"] as? String == "acme")
         #expect(started["args"] as? [String] == ["log"])
-        #expect((started["command"] as? [String])?.first == (tool == "noentry" ? "/bin/no-such-program" : "/bin/sh"))
+        #expect((started["command"] as? [String])?.first == "/bin/sh")
         #expect(started["seccomp_profile_digest"] as? String == digest)
         #expect(started["policy_digest"] as? String == decision.policyDigest)
         #expect((started["engine"] as? String)?.hasPrefix("podman ") == true)
@@ -141,7 +151,7 @@ import Testing
             #expect(completed["stdout_bytes"] as? Int == 6)
             #expect(completed["stderr_bytes"] as? Int == 5)
         }
-        if tool == "noentry" { #expect((completed["engine_error"] as? String)?.contains("entrypoint") == true, "\(completed)") }
+        if tool == "vanished" { #expect((completed["engine_error"] as? String)?.contains("not in podman's local store") == true, "\(completed)") }
         #expect((started["sandbox_digest"] as? String)?.hasPrefix("sha256:") == true)
     }
 
@@ -240,9 +250,10 @@ import Testing
 
     @Test(
         "host mounts are staged for the run and released on every ending",
-        arguments: [("marker", "exited"), ("sleeper", "timed_out"), ("noentry", "engine_failure"), ("sleeper", "cancelled")])
+        arguments: [("marker", "exited"), ("sleeper", "timed_out"), ("vanished", "engine_failure"), ("sleeper", "cancelled")])
     func stagedMountsReleased(tool: String, outcome: String) async throws {
         let fixture = try await Self.fixture()
+        if tool == "vanished" { try await Self.attestThenRemoveImage(fixture) }
         let request = Self.request(tool, workspace: fixture.workspace)
         let running = Task { await fixture.pipeline.invoke(request, judge: fixture.judge) }
         if outcome == "cancelled" {

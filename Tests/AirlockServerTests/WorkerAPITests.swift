@@ -131,15 +131,17 @@ extension WorkerSuite {
             try await worker.stop()
         }
 
-        /// The image is there and the sandbox attested, but the tool's program is not in the image.
+        /// The sandbox was attested with the image there; it is gone at the launch.
         @Test("engine failure is 502 with the record and its error")
         func engineFailure() async throws {
+            try VanishingImage.worker.tag()
             let worker = try await TestWorker.start()
-            let answer = try await worker.invoke("noentry", id: "api-noentry-1")
+            try VanishingImage.worker.remove()
+            let answer = try await worker.invoke("vanished", id: "api-vanished-1")
             #expect(answer.status == 502, "\(answer)")
             #expect(answer.json["outcome"] as? String == "engine_failure")
-            #expect((answer.json["error"] as? String)?.contains("entrypoint") == true, "\(answer)")
-            #expect(try await worker.eventTypes("api-noentry-1") == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
+            #expect((answer.json["error"] as? String)?.contains("not in podman's local store") == true, "\(answer)")
+            #expect(try await worker.eventTypes("api-vanished-1") == ["CliToolInvocationStarted", "CliToolInvocationCompleted"])
             try await worker.stop()
         }
 
@@ -199,7 +201,9 @@ extension WorkerSuite {
 
         @Test("stdin reaches the tool, exactly; bounded; absent means end of input")
         func stdin() async throws {
+            try VanishingImage.worker.tag()
             let worker = try await TestWorker.start()
+            try VanishingImage.worker.remove()
             let text = try await worker.invoke("echoin", extra: #","stdin":"line one\nline two\n""#)
             #expect(text.status == 200, "\(text)")
             #expect(text.json["stdout"] as? String == "line one\nline two\n")
@@ -214,7 +218,7 @@ extension WorkerSuite {
             // rest is dropped, and the worker lives on (a write to the closed pipe used to kill it).
             let unread = try await worker.invoke("ok", extra: #","stdin":"\#(big)""#)
             #expect(unread.status == 200 && unread.json["exit_code"] as? Int == 0, "\(unread)")
-            let failed = try await worker.invoke("noentry", extra: #","stdin":"\#(big)""#)
+            let failed = try await worker.invoke("vanished", extra: #","stdin":"\#(big)""#)
             #expect(failed.json["outcome"] as? String == "engine_failure", "\(failed)")
             #expect(try await worker.request("GET", "/readyz").status == 200)
             let tooMuch = String(repeating: "x", count: InvocationBody.maximumStdinBytes + 1)

@@ -46,12 +46,12 @@ enum TestPolicy {
         ]
         return "version: 1\ntools:\n" + tools.map { tool($0.0, $0.1) }.joined()
             + tool("slow", "sleep 30", timeout: "1s") + tool("missing", "true", image: "airlock/no-such-image:1")
-            + tool("noentry", "true").replacingOccurrences(of: "[/bin/sh, -c, \"true\"]", with: "[/bin/no-such-program]")
+            + tool("vanished", "true", image: VanishingImage.worker.name)
             + """
             contexts:
               ro:
                 allow:
-                  - {id: run-log, tool: [\(tools.map(\.0).joined(separator: ", ")), slow, missing, noentry], subcommand: [log], reason: test tools}
+                  - {id: run-log, tool: [\(tools.map(\.0).joined(separator: ", ")), slow, missing, vanished], subcommand: [log], reason: test tools}
             registry:
               tools: [ok, sleeper]
               images: ["airlock/*"]
@@ -287,6 +287,32 @@ func leftoverContainers(_ executionIDs: [String]) async throws -> [String] {
         ["/usr/bin/podman"], ["ps", "--all", "--filter", "label=airlock.execution_id", "--format", "{{.Names}}"])
     let names = Set(executionIDs.map { "airlock-\($0)" })
     return String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init).filter(names.contains)
+}
+
+/// An image that is there while a tool's sandbox is attested and gone at its launch: a tag of the
+/// test image, removed in between (the image itself stays). The engine then fails after `Started`
+/// (its exit 125, the image not in its store): the one engine failure no canary can foresee.
+struct VanishingImage: Sendable {
+    let name: String
+
+    /// One per suite that runs beside the others: a suite removing its tag never touches another's.
+    static let worker = VanishingImage(name: "airlock/test-vanished-worker-\(getpid()):1")
+    static let pipeline = VanishingImage(name: "airlock/test-vanished-pipeline-\(getpid()):1")
+
+    static func podman(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/podman")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func tag() throws { try #require(try Self.podman(["tag", "airlock/test:1", name]) == 0) }
+    /// Removes the tag only: `airlock/test:1` keeps the image.
+    func remove() throws { try #require(try Self.podman(["rmi", name]) == 0) }
 }
 
 /// The built `airlock` binary under test.
