@@ -25,7 +25,8 @@ public struct ArgvParser: Sendable {
         }
         let command = ParsedCommand(
             tool: tool, subcommandPath: state.node.path, options: state.options,
-            positionals: state.positionals, positionalsArePaths: state.node.positionalKind == .path)
+            positionals: state.positionals, positionalsArePaths: state.node.positionalKind == .path,
+            positionalsAreTypeNames: state.node.positionalKind == .typeName)
         return .success((command, state.node))
     }
 

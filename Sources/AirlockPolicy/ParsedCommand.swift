@@ -9,16 +9,36 @@ public struct ParsedCommand: Sendable, Hashable, Codable {
     public var positionals: [String]
     /// Whether the positionals are filesystem paths, per the grammar.
     public var positionalsArePaths: Bool
+    /// Whether the positionals are kubectl's `TYPE NAME...` form, per the grammar.
+    public var positionalsAreTypeNames: Bool
 
     public init(
         tool: String, subcommandPath: [String], options: [ParsedOption], positionals: [String],
-        positionalsArePaths: Bool
+        positionalsArePaths: Bool, positionalsAreTypeNames: Bool = false
     ) {
+        self.positionalsAreTypeNames = positionalsAreTypeNames
         self.tool = tool
         self.subcommandPath = subcommandPath
         self.options = options
         self.positionals = positionals
         self.positionalsArePaths = positionalsArePaths
+    }
+
+    /// The resource types the command names: in the `TYPE NAME...` form, the first positional
+    /// (unless it is `TYPE/NAME`) and the type of each `TYPE/NAME`; `kubectl get pods secrets` names
+    /// the pod `secrets`, not the type. Where the grammar does not mark that form, every positional
+    /// counts, and the type of each `TYPE/NAME` too, so a rule about types errs toward matching.
+    public var resourceTypes: [String] {
+        var types: [String] = []
+        for (index, positional) in positionals.enumerated() {
+            if let slash = positional.firstIndex(of: "/") {
+                types.append(String(positional[..<slash]))
+                if !positionalsAreTypeNames { types.append(positional) }
+            } else if index == 0 || !positionalsAreTypeNames {
+                types.append(positional)
+            }
+        }
+        return types
     }
 
     /// The subcommand path as a person writes it: `remote add`.

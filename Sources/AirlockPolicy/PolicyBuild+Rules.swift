@@ -80,6 +80,9 @@ extension PolicyBuild {
             }
         }
         if let node = fields["positionals"] { conditions += positionalConditions(node, what) }
+        if let node = fields["resource_types"] {
+            conditions += quantified(node, "resource_types of \(what)", allowCounts: false).map { .resourceTypes($0) }
+        }
         if let node = fields["paths"], let condition = pathCondition(node, what, ruleTools, commandsByTool) {
             conditions.append(condition)
         }

@@ -76,7 +76,7 @@ struct PolicyBuild {
         "limits", "mounts", "arguments",
     ]
     static let contextKeys = ["description", "extends", "allow", "deny"]
-    static let ruleKeys = ["id", "reason", "tool", "subcommand", "options", "option_values", "positionals", "paths", "examples"]
+    static let ruleKeys = ["id", "reason", "tool", "subcommand", "options", "option_values", "positionals", "resource_types", "paths", "examples"]
 
     mutating func run(_ text: String) -> Policy? {
         guard let document = reader.compose(text),

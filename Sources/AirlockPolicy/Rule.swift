@@ -81,6 +81,8 @@ public enum Condition: Sendable {
     /// The values of an option (nil: of every option) satisfy the quantified pattern.
     case optionValues(option: String?, Quantified)
     case positionals(Quantified)
+    /// On `ParsedCommand.resourceTypes`.
+    case resourceTypes(Quantified)
     case positionalCount(min: Int?, max: Int?)
     /// Every considered path is inside one of the roots.
     case pathsWithin(roots: [String], scope: PathScope)
@@ -103,6 +105,8 @@ public enum Condition: Sendable {
             return quantified.holds(for: values)
         case let .positionals(quantified):
             return quantified.holds(for: command.positionals)
+        case let .resourceTypes(quantified):
+            return quantified.holds(for: command.resourceTypes)
         case let .positionalCount(min, max):
             let count = command.positionals.count
             return count >= (min ?? 0) && count <= (max ?? Int.max)

@@ -76,7 +76,12 @@ public struct ToolGrammar: Sendable {
 /// A command or subcommand of a tool.
 /// A class: the parser walks nodes on every decision, and sharing them costs no copies.
 public final class CommandNode: Sendable {
-    public enum PositionalKind: String, Sendable, Codable, CaseIterable { case text, path }
+    /// `type-name`: kubectl's `TYPE[,TYPE...] [NAME...]` or `TYPE/NAME...`, where the first
+    /// positional names resource types and the rest names objects of them.
+    public enum PositionalKind: String, Sendable, Codable, CaseIterable {
+        case text, path
+        case typeName = "type-name"
+    }
 
     /// Primary name; empty for the root.
     public let name: String

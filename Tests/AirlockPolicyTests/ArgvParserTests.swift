@@ -130,4 +130,19 @@ struct ArgvParserTests {
     func argparseValues() {
         #expect(failure("aws", ["s3", "ls", "--page-size", "--endpoint-url", "http://x"])?.kind == .missingValue)
     }
+
+    @Test("kubectl's TYPE NAME form: the first positional names the types, TYPE/NAME its own; unmarked commands count every positional")
+    func resourceTypes() throws {
+        func types(_ argv: [String]) throws -> [String] {
+            let parsed = try TestSupport.defaultPolicy.tools["kubectl"]!.parser.parse(argv).get()
+            return parsed.resourceTypes
+        }
+        #expect(try types(["get", "pods", "secrets"]) == ["pods"])
+        #expect(try types(["get", "pods,secrets", "web"]) == ["pods,secrets"])
+        #expect(try types(["get", "pods/web", "secret/db"]) == ["pods", "secret"])
+        #expect(try types(["describe", "-n", "x", "secret", "db"]) == ["secret"])
+        #expect(try types(["get"]) == [])
+        // logs has no TYPE NAME form in the grammar: every positional, and each TYPE/NAME's type.
+        #expect(try types(["logs", "secret/db"]) == ["secret", "secret/db"])
+    }
 }
