@@ -7,7 +7,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Validate and test policy files.",
-        subcommands: [Check.self, Test.self]
+        subcommands: [Check.self, Test.self, Diff.self]
     )
 }
 
