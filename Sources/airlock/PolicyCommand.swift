@@ -6,8 +6,8 @@ import ArgumentParser
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Validate and test policy files.",
-        subcommands: [Check.self, Test.self, Replay.self]
+        abstract: "Validate, test, replay and diff policy files.",
+        subcommands: [Check.self, Test.self, Replay.self, Diff.self]
     )
 }
 
