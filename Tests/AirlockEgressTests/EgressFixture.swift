@@ -13,16 +13,17 @@ enum EgressFixture {
 
     /// `airlock-egress`, built static once per test process from images/egress/airlock-egress.c, in
     /// a directory the containers' user can read (it is bound read-only into them).
-    static let forwarder: String = {
+    static func forwarder() throws -> String { try builtForwarder.get() }
+
+    private static let builtForwarder = Result<String, any Error> {
         let directory = NSTemporaryDirectory() + "airlock-egress-forwarder-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         chmod(directory, 0o755)
         let binary = directory + "/airlock-egress"
-        _ = try? TestInternet.output([
-            "/usr/bin/gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", binary, repositoryRoot + "/images/egress/airlock-egress.c",
-        ])
+        try TestInternet.run(
+            "/usr/bin/gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", binary, repositoryRoot + "/images/egress/airlock-egress.c")
         return binary
-    }()
+    }
 
     static func executionID() -> String { "egress-test-" + UUID().uuidString.lowercased().prefix(8) }
 
@@ -49,7 +50,7 @@ enum EgressFixture {
     /// Runs a program the way a tool runs in its container: as the forwarder's child, with the
     /// forwarder relaying 127.0.0.1:`port` to the proxy's socket.
     static func throughForwarder(socket: String, port: Int, _ arguments: [String]) throws -> Finished {
-        try run([forwarder, "\(port)", socket, "--"] + arguments)
+        try run([try forwarder(), "\(port)", socket, "--"] + arguments)
     }
 
     /// curl through the forwarder, with the test CA, printing the body's size.
