@@ -86,6 +86,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Egress allow-lists: one HTTP CONNECT proxy per invocation on a Unix socket bound into the
+        // tool's container (images/egress/airlock-egress.c relays to it from inside).
+        .target(
+            name: "AirlockEgress",
+            dependencies: [
+                "AirlockPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // libpq, PostgreSQL's client library (Debian: libpq-dev for the header, libpq5 at run time),
         // loaded with dlopen when a PostgreSQL store is first used, not linked: see LibPQLoader.c.
         .target(
@@ -222,6 +235,11 @@ let package = Package(
         .target(
             name: "AirlockTestSupport",
             path: "Tests/AirlockTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AirlockEgressTests",
+            dependencies: ["AirlockEgress", "AirlockPolicy", "AirlockEngine", "AirlockTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
