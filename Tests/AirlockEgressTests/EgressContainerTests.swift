@@ -71,12 +71,13 @@ struct EgressContainerTests {
             #expect(outcomes["icmp"]?.hasPrefix("failed") == true, "\(outcomes)")
             try #require(served.count == 1, "\(served)")
             #expect(served[0].sni == internet.allowedName && served[0].path == "/bytes/100000")
-            #expect(
-                report.records == [
-                    EgressRecord(
-                        host: internet.allowedName, port: 443, bytesSent: served[0].received, bytesReceived: served[0].sent, allowed: true),
-                    EgressRecord(host: internet.forbiddenName, port: 443, allowed: false, reason: .notAllowed),
-                ], "\(report.records)")
+            try #require(report.records.count == 2, "\(report.records)")
+            let reached = report.records[0]
+            #expect(reached.host == internet.allowedName && reached.port == 443 && reached.allowed, "\(reached)")
+            #expect(reached.bytesSent == served[0].received, "\(reached) \(served[0])")
+            // The server's TLS close_notify may arrive after the tool closed: neither delivered nor counted.
+            #expect(reached.bytesReceived <= served[0].sent && reached.bytesReceived >= served[0].sent - 64, "\(reached) \(served[0])")
+            #expect(report.records[1] == EgressRecord(host: internet.forbiddenName, port: 443, allowed: false, reason: .notAllowed))
         }
     }
 

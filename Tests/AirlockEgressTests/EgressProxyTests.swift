@@ -28,13 +28,16 @@ struct EgressProxyTests {
             try #require(served.count == 2, "\(served)")
             #expect(served[0].sni == internet.allowedName && served[0].path == "/bytes/100000")
             #expect(served[1].sni == nil && served[1].path == "/bytes/1234")
-            #expect(
-                report.records == [
-                    EgressRecord(
-                        host: internet.allowedName, port: 443, bytesSent: served[0].received, bytesReceived: served[0].sent, allowed: true),
-                    EgressRecord(
-                        host: internet.cidrAddress, port: 443, bytesSent: served[1].received, bytesReceived: served[1].sent, allowed: true),
-                ])
+            #expect(report.records.map(\.host) == [internet.allowedName, internet.cidrAddress])
+            #expect(report.records.allSatisfy { $0.port == 443 && $0.allowed && $0.reason == nil }, "\(report.records)")
+            for (record, server) in zip(report.records, served) {
+                // Every byte the tool sent reached the server.
+                #expect(record.bytesSent == server.received, "\(record) \(server)")
+                // Every byte the tool received came from the server; the server's TLS close_notify
+                // (one alert record) may arrive after the tool closed its side, and is then
+                // neither delivered nor counted.
+                #expect(record.bytesReceived <= server.sent && record.bytesReceived >= server.sent - 64, "\(record) \(server)")
+            }
             // The body alone is 100,000 bytes; TLS adds its handshake and framing.
             #expect(served[0].sent > 100_000 && served[0].received > 0)
             #expect(report.droppedRecords == 0)
