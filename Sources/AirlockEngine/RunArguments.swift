@@ -70,14 +70,15 @@ public enum RunArguments {
     /// (`--http-proxy`), mounts writable, executable tmpfs on `/run` and `/var/tmp` under
     /// `--read-only` (`--read-only-tmpfs`), adds `containers.conf`'s `env` and the image's (only
     /// `--unsetenv-all` removes them) and may take the host's whole environment (`env_host`),
-    /// share the host's pid or uts namespace (`pidns`, `utsns`), or run systemd mode.
+    /// share the host's pid or uts namespace (`pidns`, `utsns`), or run systemd mode; and it copies
+    /// the host's `/etc/hosts` into every container, even without a network (`--no-hosts`).
     static func pinnedDefaults(for engine: EngineKind) -> [String] {
         // `--ipc none` still mounts a writable `/dev/mqueue`; a read-only tmpfs covers it.
         var argv = ["--init=false", "--ipc", "none", "--cgroupns", "private", "--tmpfs", "/dev/mqueue:ro,nosuid,nodev,noexec,size=4k"]
         if engine == .podman {
             argv += [
                 "--http-proxy=false", "--read-only-tmpfs=false", "--unsetenv-all", "--env-host=false", "--systemd=false",
-                "--pid", "private", "--uts", "private",
+                "--pid", "private", "--uts", "private", "--no-hosts",
             ]
         }
         return argv

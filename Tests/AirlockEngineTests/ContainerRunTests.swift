@@ -166,6 +166,23 @@ struct ContainerRunTests {
         #expect(!out.contains("planted") && !out.contains("secret"))
     }
 
+    /// Podman copies the host's `/etc/hosts` into every container, with `--network none` too: the
+    /// host's names (and whatever an operator wrote there) are the host's, not the tool's.
+    @Test("the host's /etc/hosts stays out of the container", arguments: EngineFixture.engineNames)
+    func hostsFile(engineName: String) async throws {
+        let engine = try await EngineFixture.engine(engineName)
+        let hostNames = try String(contentsOfFile: "/etc/hosts", encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }.flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst() }
+            .map(String.init).filter { $0 != "localhost" && !$0.hasPrefix("ip6-") }
+        try #require(!hostNames.isEmpty, "the host's /etc/hosts names nothing beyond localhost: nothing to look for")
+        var spec = EngineFixture.spec("", engine: engine)
+        spec.container.entrypoint = ["/bin/cat"]
+        spec.arguments = ["/etc/hosts"]
+        let result = try await ContainerRunner(engine: engine).run(spec)
+        let out = EngineFixture.text(result.stdout)
+        for name in hostNames { #expect(!out.contains(name), "\(name) in the container's /etc/hosts: \(out)") }
+    }
+
     /// Podman's `--read-only-tmpfs` default mounts writable, executable tmpfs on `/run` and
     /// `/var/tmp` beside the policy's `/tmp`; `--ipc` modes other than none give a writable
     /// `/dev/shm`. The only writable places are the policy's `/tmp`, and it is not executable.

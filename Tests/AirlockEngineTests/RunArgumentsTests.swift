@@ -58,7 +58,7 @@ struct RunArgumentsTests {
         #expect(argv.contains("--init=false"))
         #expect(Self.values(argv, "--ipc") == ["none"])
         #expect(Self.values(argv, "--cgroupns") == ["private"])
-        let podmanOnly = ["--http-proxy=false", "--read-only-tmpfs=false", "--unsetenv-all", "--env-host=false", "--systemd=false"]
+        let podmanOnly = ["--http-proxy=false", "--read-only-tmpfs=false", "--unsetenv-all", "--env-host=false", "--systemd=false", "--no-hosts"]
         for flag in podmanOnly { #expect(argv.contains(flag) == (engine == .podman), "\(flag)") }
         #expect(Self.values(argv, "--pid") == (engine == .podman ? ["private"] : []))
         #expect(Self.values(argv, "--uts") == (engine == .podman ? ["private"] : []))
