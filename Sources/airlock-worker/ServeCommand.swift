@@ -128,7 +128,8 @@ struct ServeCommand: AsyncParsableCommand {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error
         }
-        let trail = try await audit.openTrail(logger: logger)
+        // Long-lived: appends of concurrent invocations must not hold up /v1/events, /readyz or recovery.
+        let trail = try await audit.openTrail(.longLived, logger: logger)
         let explicitEngine = engine
         let workerEngine = WorkerEngine(
             logger: logger,
