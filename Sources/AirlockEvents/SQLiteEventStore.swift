@@ -27,8 +27,13 @@ public final class SQLiteEventStore: EventStore {
         configuration.busyMode = .timeout(busyTimeout)
         do {
             let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty, let failure = Directory.make(directory, mode: 0o755) {
-                throw EventStoreError("cannot create \(directory): \(failure)")
+            if !directory.isEmpty {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                } catch {
+                    throw EventStoreError(creatingDirectory: directory, of: "the event store's directory", error)
+                }
             }
             switch use {
             case .oneShot:
