@@ -8,7 +8,11 @@ import Testing
 struct FlatJSONEncoderTests {
     /// Quotes, backslashes, slashes, every control character, DEL, non-ASCII and an emoji.
     static let awkward = "q\"b\\s/ctl" + (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + "\u{7F}é✓🚀\u{2028}end"
+    /// Canonically equivalent to "é" but not the same bytes: compared as Strings they are equal,
+    /// so the texts are compared as bytes.
+    static let decomposed = "e\u{301} </script> \u{FEFF}\u{10FFFF}"
     static let moment = Date(timeIntervalSince1970: 1_795_000_000.125)
+    static let beforeEpoch = Date(timeIntervalSince1970: -86_400.125)
 
     static var records: [(String, EventRecord)] {
         [
@@ -38,6 +42,37 @@ struct FlatJSONEncoderTests {
                         tenantId: "t", outcome: .timedOut, oomKilled: true, stdoutTruncated: true), eventID: "e-5")
             ),
             (
+                "started, every optional present, extreme numbers",
+                EventRecord(
+                    CliToolInvocationStarted(
+                        executionId: decomposed, toolName: "", dockerImage: "registry/a/b@sha256:00", command: [], args: [decomposed, awkward],
+                        tenantId: "t", startedAt: beforeEpoch, securityContext: "c", ruleId: "r", requestedSubcommand: "",
+                        policyDigest: "sha256:p", seccompProfileDigest: "sha256:s", sandboxDigest: "sha256:box", engine: "docker 28.2.2",
+                        containerName: "airlock-x", owner: "h:1:2:3:4:i", timeoutMs: Int64.min, traceId: "00-abc-01"), eventID: decomposed)
+            ),
+            (
+                "completed, extreme numbers",
+                EventRecord(
+                    CliToolInvocationCompleted(
+                        executionId: "x", toolName: decomposed, exitCode: Int32.min, stdoutBytes: Int64.min, stderrBytes: Int64.max,
+                        durationMs: Int64.max, completedAt: beforeEpoch, tenantId: awkward, outcome: .engineFailure,
+                        stdoutTruncated: true, stderrTruncated: true, engineError: "", traceId: decomposed), eventID: "e-7")
+            ),
+            (
+                "completed, exit 255 and cancelled",
+                EventRecord(
+                    CliToolInvocationCompleted(
+                        executionId: "x", toolName: "git", exitCode: 255, stdoutBytes: 0, stderrBytes: 0, durationMs: 0,
+                        completedAt: moment, tenantId: "t", outcome: .cancelled), eventID: "e-8")
+            ),
+            (
+                "registered, every optional present",
+                EventRecord(
+                    CliToolRegistered(
+                        name: "jq", dockerImage: "img:1", registeredAt: beforeEpoch, tenantId: decomposed, description: awkward,
+                        allowedSubcommands: [], grammar: "jq", traceId: "t"), eventID: "e-9")
+            ),
+            (
                 "rejected",
                 EventRecord(
                     CliToolSemanticRejected(
@@ -51,8 +86,8 @@ struct FlatJSONEncoderTests {
     func writesWhatJSONEncoderWrites(_ name: String) throws {
         let record = try #require(Self.records.first { $0.0 == name }?.1)
         let (flat, foundation) = try Self.encodings(of: record)
-        #expect(flat == foundation, "flat encoder and JSONEncoder disagree for \(name)")
-        #expect(record.payload == flat, "the record's payload comes from the flat encoder")
+        #expect(Array(flat.utf8) == Array(foundation.utf8), "flat encoder and JSONEncoder disagree for \(name):\n\(flat)\n\(foundation)")
+        #expect(Array(record.payload.utf8) == Array(flat.utf8), "the record's payload comes from the flat encoder")
         #expect(try JSONSerialization.jsonObject(with: Data(flat.utf8)) is [String: Any])
     }
 
@@ -69,6 +104,17 @@ struct FlatJSONEncoderTests {
         case .cliToolInvocationCompleted: return try both(try record.decode(CliToolInvocationCompleted.self))
         case .cliToolSemanticRejected: return try both(try record.decode(CliToolSemanticRejected.self))
         }
+    }
+
+    /// The stored definition of a registered tool goes through the same encoder.
+    @Test func registeredToolDefinitionsToo() throws {
+        let tool = RegisteredTool(
+            name: "jq", tenantId: Self.decomposed, description: Self.awkward, dockerImage: "img:1", allowedSubcommands: [Self.awkward, ""],
+            requireSemanticJudge: false, defaultTimeoutSeconds: Int.max, grammar: "jq", registeredAt: Self.beforeEpoch)
+        let flat = try FlatJSONEncoder.encode(tool)
+        #expect(Array(flat.utf8) == Array(try EventJSON.foundationEncode(tool).utf8))
+        #expect(Array(tool.definitionJSON.utf8) == Array(flat.utf8))
+        #expect(try RegisteredTool(definitionJSON: flat) == tool)
     }
 
     @Test func snakeCaseFollowsJSONEncoder() throws {
