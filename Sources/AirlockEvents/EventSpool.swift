@@ -21,6 +21,8 @@ public struct EventSpool: Sendable {
         var eventType: EventType
         var createdAt: Date
         var payload: String
+
+        enum CodingKeys: String, CodingKey { case eventId = "event_id", eventType = "event_type", createdAt = "created_at", payload }
     }
 
     /// Writes the record durably.

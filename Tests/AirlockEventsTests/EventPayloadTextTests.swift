@@ -51,6 +51,32 @@ struct EventPayloadTextTests {
         }
     }
 
+    /// Each payload reads back as the event it was written from.
+    @Test func eachPayloadReadsBack() throws {
+        #expect(try Self.records[0].decode(CliToolRegistered.self) == CliToolRegistered(
+            name: "jq", dockerImage: "localhost/airlock/jq:1", registeredAt: Self.moment))
+        let started = try Self.records[1].decode(CliToolInvocationStarted.self)
+        #expect(started.args == ["log", "--format=%H\t%s", "--", "a/b c"] && started.sandboxDigest == "sha256:b" && started.timeoutMs == 30000)
+        let completed = try Self.records[2].decode(CliToolInvocationCompleted.self)
+        #expect(completed.exitCode == nil && completed.stdoutBytes == Int64.max && completed.outcome == .abandoned && completed.traceId == nil)
+        let rejected = try Self.records[3].decode(CliToolSemanticRejected.self)
+        #expect(Array(rejected.rejectionReason.utf8) == Array("\"force\" push\\denied\nbell\u{07} café 🚀".utf8))
+    }
+
+    /// Every control character escaped, by name where JSON has one, else as `\u00xx`; quotes and
+    /// backslashes escaped; nothing else (slashes, DEL, U+2028, accents and emoji as they are).
+    @Test func stringsAreEscapedAsJSONRequiresAndNoMore() throws {
+        let text = (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + "\u{7F}/\u{2028}é\"\\"
+        let record = EventRecord(CliToolRegistered(name: text, dockerImage: "i", registeredAt: Self.moment), eventID: "e")
+        let escaped =
+            #"\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f"#
+            + #"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f"#
+            + "\u{7F}/\u{2028}é" + #"\"\\"#
+        let expected = #"{"docker_image":"i","event_id":"e","name":""# + escaped + #"","registered_at":"2026-11-18T11:06:40.125Z"}"#
+        #expect(Array(record.payload.utf8) == Array(expected.utf8), "\(record.payload)")
+        #expect(try record.decode(CliToolRegistered.self).name == text)
+    }
+
     /// The chain an earlier build wrote over these events: the same head, and it verifies.
     @Test func aChainWrittenBeforeLinksTheSame() async throws {
         var links: [ChainLink] = []
