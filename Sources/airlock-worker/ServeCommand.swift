@@ -216,7 +216,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard let tool = tools.first(where: { $0 == "git" }) ?? tools.first else { return nil }
         let subcommands = policy.tools[tool]?.grammar.root.subcommands.keys.sorted() ?? []
         let subcommand = ["status", "version", "get"].first(where: subcommands.contains) ?? subcommands.first ?? ""
-        return #"{"tool_name":"\#(tool)","subcommand":"\#(subcommand)","args":[],"tenant_id":"\#(tenant.name)","security_context":"\#(context)"}"#
+        // Encoded, not interpolated: tenant and context names are not limited to characters JSON takes as they are.
+        let body: JSONValue = [
+            "tool_name": .string(tool), "subcommand": .string(subcommand), "args": .array([]), "tenant_id": .string(tenant.name),
+            "security_context": .string(context),
+        ]
+        return String(decoding: body.encoded(), as: UTF8.self)
     }
 }
 
