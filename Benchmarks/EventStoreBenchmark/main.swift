@@ -106,7 +106,7 @@ struct SQLiteFailure: Error, CustomStringConvertible {
 /// the store's durability (WAL, `synchronous = FULL`), in a fresh database with the store's schema.
 /// Latencies are per transaction.
 func sqliteAlone(path: String, batch: Int, count: Int) async throws -> Figures {
-    await (try SQLiteEventStore(path: path)).close()  // the schema, by the store's own migrations
+    await (try SQLiteEventStore(path: path, use: .longLived)).close()  // the schema, by the store's own migrations
     var connection: OpaquePointer?
     guard sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db = connection else {
         throw SQLiteFailure(description: "cannot open \(path)")
@@ -196,8 +196,10 @@ for n in 0..<2000 {
 }
 print("encoding one Started event (JSON)          \(Figures(latencies: encodeLatencies, elapsed: ContinuousClock.now - encodeBegan, events: 2000).text)")
 for location in locations {
-    let store = try await EventStoreLocation(parsing: location).open()
-    print("\(store.location)")
+    // Opened as the worker opens its store (`airlock-worker`'s ServeCommand: `openTrail(.longLived, ...)`,
+    // which calls this with the same argument): a writer and a pool of readers.
+    let store = try await EventStoreLocation(parsing: location).open(.longLived)
+    print("\(store.location)" + ((store as? SQLiteEventStore).map { " (\($0.use.rawValue))" } ?? ""))
     _ = try await measure(store, writers: 1, count: count)  // warm up: schema, caches, connection
     let single = try await measure(store, writers: 1, count: count)
     print("  1 writer                                  \(single.text)")

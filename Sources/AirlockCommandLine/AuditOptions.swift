@@ -33,10 +33,11 @@ public struct AuditOptions: ParsableArguments, Sendable {
         return .standard(stateDirectory: resolvedStateDirectory)
     }
 
-    /// Opens the store and the spool. A store that cannot be opened stands in as unavailable, so
-    /// nothing is launched and what must not be lost goes to the spool; a bad `--events` or a spool
-    /// that cannot be created is an error.
-    public func openTrail(logger: Logger) async throws -> AuditTrail {
+    /// Opens the store, as `use` says (the worker `.longLived`, `airlock run` `.oneShot`), and the
+    /// spool. A store that cannot be opened stands in as unavailable, so nothing is launched and
+    /// what must not be lost goes to the spool; a bad `--events` or a spool that cannot be created
+    /// is an error.
+    public func openTrail(_ use: EventStoreUse, logger: Logger) async throws -> AuditTrail {
         let spool: EventSpool
         let location: EventStoreLocation
         do {
@@ -48,7 +49,7 @@ public struct AuditOptions: ParsableArguments, Sendable {
         }
         let store: any EventStore
         do {
-            store = try await location.open(oneShot: true)
+            store = try await location.open(use)
         } catch {
             logger.error("Event store unavailable", metadata: ["error": "\(error.message)"])
             store = UnavailableEventStore(location: "\(location)", reason: error.message)

@@ -10,7 +10,8 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
 }
 
 /// A typed event payload: a flat JSON object with the documented key fields, snake_case, and extra
-/// fields for investigators. Documented fields are never renamed.
+/// fields for investigators. Documented fields are never renamed: each type spells its keys in
+/// its `CodingKeys`, as `reference/gateway-observability.txt` names them.
 public protocol AuditPayload: Codable, Sendable {
     static var eventType: EventType { get }
     /// The moment the event describes; also the row's `created_at`.
@@ -52,6 +53,11 @@ public struct CliToolRegistered: AuditPayload, Equatable {
     }
 
     public var occurredAt: Date { registeredAt }
+
+    enum CodingKeys: String, CodingKey {
+        case name, dockerImage = "docker_image", registeredAt = "registered_at", tenantId = "tenant_id", description
+        case allowedSubcommands = "allowed_subcommands", grammar, traceId = "trace_id"
+    }
 }
 
 /// `CliToolInvocationStarted`: the container is about to be launched. Committed before the launch.
@@ -112,6 +118,14 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
 
     public var occurredAt: Date { startedAt }
     public var invocationID: String? { executionId }
+
+    enum CodingKeys: String, CodingKey {
+        case executionId = "execution_id", toolName = "tool_name", dockerImage = "docker_image", command, args, tenantId = "tenant_id"
+        case startedAt = "started_at", securityContext = "security_context", ruleId = "rule_id"
+        case requestedSubcommand = "requested_subcommand", policyDigest = "policy_digest"
+        case seccompProfileDigest = "seccomp_profile_digest", sandboxDigest = "sandbox_digest", engine
+        case containerName = "container_name", owner, timeoutMs = "timeout_ms", traceId = "trace_id"
+    }
 }
 
 /// `CliToolInvocationCompleted`: the container exited, was killed, or never ran (engine failure,
@@ -179,8 +193,10 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
     public var invocationID: String? { executionId }
 
     enum CodingKeys: String, CodingKey {
-        case executionId, toolName, exitCode, stdoutBytes, stderrBytes, durationMs, completedAt, tenantId, outcome
-        case timedOut, oomKilled, cancelled, abandoned, stdoutTruncated, stderrTruncated, engineError, traceId
+        case executionId = "execution_id", toolName = "tool_name", exitCode = "exit_code", stdoutBytes = "stdout_bytes"
+        case stderrBytes = "stderr_bytes", durationMs = "duration_ms", completedAt = "completed_at", tenantId = "tenant_id", outcome
+        case timedOut = "timed_out", oomKilled = "oom_killed", cancelled, abandoned, stdoutTruncated = "stdout_truncated"
+        case stderrTruncated = "stderr_truncated", engineError = "engine_error", traceId = "trace_id"
     }
 
     // Written by hand so that `exit_code`, a documented field, is present as null when unknown.
@@ -242,4 +258,10 @@ public struct CliToolSemanticRejected: AuditPayload, Equatable {
 
     public var occurredAt: Date { rejectedAt }
     public var invocationID: String? { executionId }
+
+    enum CodingKeys: String, CodingKey {
+        case executionId = "execution_id", toolName = "tool_name", requestedSubcommand = "requested_subcommand"
+        case rejectionReason = "rejection_reason", securityContext = "security_context", rejectedAt = "rejected_at"
+        case ruleId = "rule_id", policyDigest = "policy_digest", tenantId = "tenant_id", args, traceId = "trace_id"
+    }
 }

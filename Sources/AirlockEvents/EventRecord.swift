@@ -46,7 +46,7 @@ struct WithEventID<Payload: AuditPayload>: Encodable {
     var eventID: String
     var payload: Payload
 
-    enum CodingKeys: String, CodingKey { case eventId }
+    enum CodingKeys: String, CodingKey { case eventId = "event_id" }
 
     func encode(to encoder: any Encoder) throws {
         try payload.encode(to: encoder)
@@ -55,31 +55,27 @@ struct WithEventID<Payload: AuditPayload>: Encodable {
     }
 }
 
-/// The JSON conventions of the audit trail: snake_case keys, RFC 3339 UTC timestamps with
-/// milliseconds, keys sorted so equal events have equal text.
+/// The JSON conventions of the audit trail: keys as each type's `CodingKeys` spell them (snake_case),
+/// RFC 3339 UTC timestamps with milliseconds, keys sorted so equal events have equal text, slashes
+/// unescaped.
 public enum EventJSON {
     public static func encode(_ value: some Encodable) throws -> String {
-        // Payloads are flat; the hand-written encoder writes the same text several times faster.
-        if let text = try? FlatJSONEncoder.encode(value) { return text }
-        return try foundationEncode(value)
+        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// `JSONEncoder` with the audit trail's settings: what `encode` falls back to for values that
-    /// are not flat, and what its text must equal.
-    static func foundationEncode(_ value: some Encodable) throws -> String {
+    /// Its settings never change after this, and `JSONEncoder` may encode on several threads at once.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(Timestamp.rfc3339(date))
         }
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
+        return encoder
+    }()
 
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)

@@ -9,8 +9,10 @@ public struct EventSpool: Sendable {
     /// Creates the directory (mode 0700: payloads name tenants and arguments) if it is missing.
     public init(directory: String) throws(EventStoreError) {
         self.directory = directory
-        if let failure = Directory.make(directory, mode: 0o700) {
-            throw EventStoreError("cannot create the event spool \(directory): \(failure)")
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw EventStoreError(creatingDirectory: directory, of: "the event spool", error)
         }
     }
 
@@ -19,6 +21,8 @@ public struct EventSpool: Sendable {
         var eventType: EventType
         var createdAt: Date
         var payload: String
+
+        enum CodingKeys: String, CodingKey { case eventId = "event_id", eventType = "event_type", createdAt = "created_at", payload }
     }
 
     /// Writes the record durably.

@@ -33,13 +33,27 @@ public enum EventStoreLocation: Sendable, Equatable {
         .sqlite(path: stateDirectory + "/events.sqlite")
     }
 
-    /// Opens the store, creating and migrating its schema as needed.
-    public func open(oneShot: Bool = false) async throws(EventStoreError) -> any EventStore {
+    /// Opens the store, creating and migrating its schema as needed. `use` says how long the
+    /// caller keeps it: it decides how a SQLite store is opened (see `EventStoreUse`).
+    public func open(_ use: EventStoreUse) async throws(EventStoreError) -> any EventStore {
         switch self {
-        case let .sqlite(path): try SQLiteEventStore(path: path, oneShot: oneShot)
+        case let .sqlite(path): try SQLiteEventStore(path: path, use: use)
         case let .postgres(connection): try await PostgresEventStore(connection: connection)
         }
     }
+}
+
+/// How long a process keeps its event store open. A SQLite store is opened differently for each;
+/// a PostgreSQL store is one session either way.
+public enum EventStoreUse: String, Sendable, CaseIterable {
+    /// A command that appends or reads a handful of events and exits (`airlock run`, `airlock
+    /// events`): one connection, cheap to open, which leaves the WAL in place when it closes.
+    /// Reads and appends take turns on it.
+    case oneShot = "one-shot"
+    /// The worker: a writer connection and a pool of readers, so that reads (`/v1/events`,
+    /// `/readyz`, recovery, chain verification) never wait behind the appends of concurrent
+    /// invocations; SQLite's default auto-checkpoint, and a checkpoint when the store closes.
+    case longLived = "long-lived"
 }
 
 /// Stands in for a store that could not be opened: every call fails with the reason, so the

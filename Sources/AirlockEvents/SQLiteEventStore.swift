@@ -9,24 +9,34 @@ import GRDB
 /// recipes' translation (`created_at > datetime('now', '-1 hour')`) compares correctly.
 public final class SQLiteEventStore: EventStore {
     public let location: String
-    private let database: any DatabaseWriter  // a DatabasePool; a DatabaseQueue for one-shot commands
+    /// How it was opened: the worker's store is `.longLived`.
+    public let use: EventStoreUse
+    private let database: any DatabaseWriter  // a DatabasePool, long-lived; a DatabaseQueue, one-shot
     private let committer: GroupCommitter
     /// Whether `sqlite_sequence` exists (the table is `AUTOINCREMENT`): ids are drawn after its
     /// high-water mark, so that an id is never used twice even after the newest row was removed.
     private let sequence: Bool
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date. `oneShot`:
-    /// one connection for a short-lived command (`airlock run`), cheaper to open than a pool.
-    public init(path: String, busyTimeout: TimeInterval = 5, oneShot: Bool = false) throws(EventStoreError) {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date, as
+    /// `use` asks: a pool of readers beside the writer for the worker, one connection for a
+    /// short-lived command (cheaper to open than a pool).
+    public init(path: String, busyTimeout: TimeInterval = 5, use: EventStoreUse) throws(EventStoreError) {
         location = "sqlite:\(path)"
+        self.use = use
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         do {
             let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty, let failure = Directory.make(directory, mode: 0o755) {
-                throw EventStoreError("cannot create \(directory): \(failure)")
+            if !directory.isEmpty {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                } catch {
+                    throw EventStoreError(creatingDirectory: directory, of: "the event store's directory", error)
+                }
             }
-            if oneShot {
+            switch use {
+            case .oneShot:
                 // One connection: a pool's setup writes a throwaway transaction whenever the WAL file
                 // is missing (an fsync per `airlock run`).
                 //
@@ -45,7 +55,7 @@ public final class SQLiteEventStore: EventStore {
                 let queue = try DatabaseQueue(path: path, configuration: configuration)
                 try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
                 database = queue
-            } else {
+            case .longLived:
                 database = try DatabasePool(path: path, configuration: configuration)
             }
             // GRDB sets NORMAL with WAL, which may lose the last commits on power loss; an audit

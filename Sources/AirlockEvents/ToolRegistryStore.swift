@@ -28,6 +28,13 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
         self.registeredAt = registeredAt
     }
 
+    /// Stored as JSON in `airlock_cli_tools.definition`, under these names.
+    enum CodingKeys: String, CodingKey {
+        case name, tenantId = "tenant_id", description, dockerImage = "docker_image", allowedSubcommands = "allowed_subcommands"
+        case requireSemanticJudge = "require_semantic_judge", defaultTimeoutSeconds = "default_timeout_seconds", grammar
+        case registeredAt = "registered_at"
+    }
+
     /// Its `CliToolRegistered` event.
     public var registeredEvent: CliToolRegistered {
         CliToolRegistered(

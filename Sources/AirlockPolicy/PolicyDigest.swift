@@ -73,6 +73,11 @@ public enum PolicyDigest {
 
     /// A JSON string: `"`, `\` and newline escaped by name, other control characters as `\u00XX`
     /// (lower-case hex), everything else as its UTF-8 bytes.
+    ///
+    /// The one JSON string escaper in Airlock; everything else goes through `JSONEncoder`. This one
+    /// is part of the digest's definition: `JSONEncoder` writes a tab as `\t`, this form `\u0009`,
+    /// and a digest recorded in the audit trail must stay the digest of the same policy
+    /// (`PolicyDigestTests` pins one).
     static func quote(_ string: String, into text: inout [UInt8]) {
         text.append(UInt8(ascii: "\""))
         // Nearly every string needs no escape, and is copied whole.

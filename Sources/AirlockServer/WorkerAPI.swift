@@ -196,6 +196,8 @@ public struct WorkerAPI: Sendable {
         do {
             _ = try await store.events(matching: EventQuery(limit: 1))
             checks["store"] = .string(store.location)
+            // How a SQLite store was opened: the worker's must be long-lived (see `EventStoreUse`).
+            if let sqlite = store as? SQLiteEventStore { checks["store_use"] = .string(sqlite.use.rawValue) }
         } catch {
             checks["store"] = "not ready"
             notReady.append(.string("store: \(error.message)"))

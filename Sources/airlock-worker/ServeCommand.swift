@@ -128,7 +128,8 @@ struct ServeCommand: AsyncParsableCommand {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error
         }
-        let trail = try await audit.openTrail(logger: logger)
+        // Long-lived: appends of concurrent invocations must not hold up /v1/events, /readyz or recovery.
+        let trail = try await audit.openTrail(.longLived, logger: logger)
         let explicitEngine = engine
         let workerEngine = WorkerEngine(
             logger: logger,
@@ -215,7 +216,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard let tool = tools.first(where: { $0 == "git" }) ?? tools.first else { return nil }
         let subcommands = policy.tools[tool]?.grammar.root.subcommands.keys.sorted() ?? []
         let subcommand = ["status", "version", "get"].first(where: subcommands.contains) ?? subcommands.first ?? ""
-        return #"{"tool_name":"\#(tool)","subcommand":"\#(subcommand)","args":[],"tenant_id":"\#(tenant.name)","security_context":"\#(context)"}"#
+        // Encoded, not interpolated: tenant and context names are not limited to characters JSON takes as they are.
+        let body: JSONValue = [
+            "tool_name": .string(tool), "subcommand": .string(subcommand), "args": .array([]), "tenant_id": .string(tenant.name),
+            "security_context": .string(context),
+        ]
+        return String(decoding: body.encoded(), as: UTF8.self)
     }
 }
 

@@ -199,7 +199,7 @@ enum EventsAccess {
                     "no event store at \(path): nothing has been recorded there (airlock run and airlock serve create it on first use);"
                         + " check --events and --state-dir")
             }
-            return try await location.open()
+            return try await location.open(.oneShot)
         } catch {
             StandardError.print("airlock: \(error.message)")
             throw ExitStatus.error

@@ -56,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
             try refuse("\(error)", decision: nil)
         }
         // The audit store opens while the policy loads: the store's I/O overlaps the policy's parsing.
-        async let openedTrail = audit.openTrail(logger: Self.logger)
+        async let openedTrail = audit.openTrail(.oneShot, logger: Self.logger)
         let loaded: Policy
         do {
             loaded = try PolicyFiles.loader.load(path: request.policy)

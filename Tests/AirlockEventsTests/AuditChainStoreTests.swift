@@ -32,7 +32,7 @@ struct AuditChainStoreTests {
         switch backend {
         case .sqlite:
             let path = try makeScratchDirectory() + "/events.sqlite"
-            let place = Place(open: { try SQLiteEventStore(path: path) }, sql: { try sqlite3(path, $0) })
+            let place = Place(open: { try SQLiteEventStore(path: path, use: .longLived) }, sql: { try sqlite3(path, $0) })
             if let setUp { try place.run(setUp) }
             return place
         case .postgres:

@@ -42,7 +42,7 @@ import Testing
     /// One append is one transaction: a batch holding a record the store refuses (a payload that
     /// is not JSON) stores none of its records, and the store takes the next append as usual. (The
     /// in-memory store checks no payloads.)
-    @Test(arguments: [StoreBackend.sqlite, .postgres])
+    @Test(arguments: [StoreBackend.sqlite, .sqliteOneShot, .postgres])
     func aRefusedBatchStoresNothing(_ backend: StoreBackend) async throws {
         let fixture = try await backend.fixture()
         defer { fixture.cleanUp() }

@@ -8,15 +8,15 @@ import Testing
 struct SQLiteEventStoreTests {
     func open() throws -> (SQLiteEventStore, String) {
         let path = try makeScratchDirectory() + "/events.sqlite"
-        return (try SQLiteEventStore(path: path), path)
+        return (try SQLiteEventStore(path: path, use: .longLived), path)
     }
 
     /// Both ways of opening (a pool for the worker, one connection for `airlock run`): WAL, and
     /// synchronous=FULL so that an append is on disk when it returns.
-    @Test(arguments: [false, true])
-    func appendsAreDurable(oneShot: Bool) async throws {
+    @Test(arguments: EventStoreUse.allCases)
+    func appendsAreDurable(use: EventStoreUse) async throws {
         let path = try makeScratchDirectory() + "/events.sqlite"
-        let store = try SQLiteEventStore(path: path, oneShot: oneShot)
+        let store = try SQLiteEventStore(path: path, use: use)
         #expect(try await store.writerSynchronousMode() == 2, "synchronous=FULL: each commit fsyncs the WAL")
         _ = try await store.append(Samples.started(executionID: "exec-durable"))
         await store.close()
@@ -30,7 +30,7 @@ struct SQLiteEventStoreTests {
     @Test func oneShotCloseKeepsEveryEventAndABoundedWAL() async throws {
         let path = try makeScratchDirectory() + "/events.sqlite"
         for run in 0..<80 {
-            let store = try SQLiteEventStore(path: path, oneShot: true)
+            let store = try SQLiteEventStore(path: path, use: .oneShot)
             _ = try await store.append(Samples.started(executionID: "exec-\(run)"))
             _ = try await store.append(Samples.completed(executionID: "exec-\(run)"))
             await store.close()
@@ -47,7 +47,7 @@ struct SQLiteEventStoreTests {
         #expect(try await reader.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM airlock_open_invocations") } == 0)
         try reader.close()
         // And the worker's pool opens it as usual.
-        let pool = try SQLiteEventStore(path: path)
+        let pool = try SQLiteEventStore(path: path, use: .longLived)
         #expect(try await pool.events(matching: EventQuery(limit: 1000)).count == 160)
         await pool.close()
     }
@@ -125,7 +125,7 @@ struct SQLiteEventStoreTests {
             try db.execute(sql: "DROP TABLE airlock_open_invocations; DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'")
         }
         try queue.close()
-        let migrated = try SQLiteEventStore(path: path)
+        let migrated = try SQLiteEventStore(path: path, use: .longLived)
         #expect(try await migrated.unfinishedInvocations().compactMap { $0.field("execution_id") } == ["open-old"])
         await migrated.close()
     }
@@ -143,7 +143,7 @@ struct SQLiteEventStoreTests {
                     """)
         }
         try queue.close()
-        let store = try SQLiteEventStore(path: path)
+        let store = try SQLiteEventStore(path: path, use: .longLived)
         let id = try await store.append(Samples.completed(executionID: "exec-after"))
         #expect(id == 2)
         let rows = try await store.events(matching: EventQuery())
@@ -151,12 +151,12 @@ struct SQLiteEventStoreTests {
         let indexes = try store.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'gateway_events'")
         #expect(Set(indexes.map { $0["name"] as String }).isSuperset(of: ["gateway_events_event_id", "gateway_events_execution_id"]))
         await store.close()
-        _ = try SQLiteEventStore(path: path)  // and again: migrations ran once
+        _ = try SQLiteEventStore(path: path, use: .longLived)  // and again: migrations ran once
     }
 
     @Test func unreadableLocationSaysWhere() throws {
         #expect {
-            try SQLiteEventStore(path: "/etc/hostname/events.sqlite")
+            try SQLiteEventStore(path: "/etc/hostname/events.sqlite", use: .longLived)
         } throws: { error in
             "\(error)".contains("cannot open the event store sqlite:/etc/hostname/events.sqlite")
         }

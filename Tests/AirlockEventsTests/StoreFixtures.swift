@@ -8,7 +8,10 @@ import Testing
 /// `PostgresTestCluster`).
 enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
+    /// As the worker opens it.
     case sqlite
+    /// As `airlock run` and `airlock events` open it.
+    case sqliteOneShot = "sqlite, one-shot"
     case postgres
 
     var testDescription: String { rawValue }
@@ -16,7 +19,8 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func fixture() async throws -> any StoreFixture {
         switch self {
         case .memory: try MemoryFixture()
-        case .sqlite: try SQLiteFixture()
+        case .sqlite: try SQLiteFixture(use: .longLived)
+        case .sqliteOneShot: try SQLiteFixture(use: .oneShot)
         case .postgres: try PostgresFixture()
         }
     }
@@ -52,12 +56,16 @@ final class MemoryFixture: StoreFixture {
 /// the `sqlite3` shell holds `BEGIN EXCLUSIVE` until it is told to let go.
 final class SQLiteFixture: StoreFixture, @unchecked Sendable {
     let scratch: String
+    let use: EventStoreUse
     var path: String { scratch + "/events.sqlite" }
     private var locker: (process: Process, input: Pipe)?
 
-    init() throws { scratch = try makeScratchDirectory() }
+    init(use: EventStoreUse) throws {
+        scratch = try makeScratchDirectory()
+        self.use = use
+    }
 
-    func open() async throws -> any EventStore { try SQLiteEventStore(path: path, busyTimeout: 0.3) }
+    func open() async throws -> any EventStore { try SQLiteEventStore(path: path, busyTimeout: 0.3, use: use) }
 
     func breakStore() async throws {
         let process = Process()

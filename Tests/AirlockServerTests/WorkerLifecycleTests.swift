@@ -155,7 +155,7 @@ extension WorkerSuite {
             }
 
             func events(_ executionID: String) async throws -> [StoredEvent] {
-                let store = try SQLiteEventStore(path: directory + "/events.sqlite")
+                let store = try SQLiteEventStore(path: directory + "/events.sqlite", use: .longLived)
                 defer { Task { await store.close() } }
                 return try await store.events(matching: EventQuery(executionID: executionID))
             }

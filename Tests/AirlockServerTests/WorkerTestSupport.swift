@@ -109,7 +109,7 @@ final class TestWorker: Sendable {
         }
         let logs = LogLines()
         let logger = Logger(label: "test") { _ in WorkerLogHandler(format: .json, level: .info, sink: { logs.append($0) }) }
-        let eventStore: any EventStore = try store ?? SQLiteEventStore(path: directory + "/events.sqlite")
+        let eventStore: any EventStore = try store ?? SQLiteEventStore(path: directory + "/events.sqlite", use: .longLived)
         let trail = AuditTrail(store: eventStore, spool: try EventSpool(directory: directory + "/spool"), logger: logger)
         let engine = WorkerEngine(
             logger: logger, resolve: { () async throws(EngineError) -> CommandLineEngine in try await EngineResolver(explicit: "podman").resolve() },
