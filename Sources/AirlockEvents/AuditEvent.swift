@@ -36,12 +36,16 @@ public struct CliToolRegistered: AuditPayload, Equatable {
     public var description: String?
     public var allowedSubcommands: [String]?
     public var grammar: String?
+    /// Whether the context's allow rules must allow a call too: what `policy replay` needs to judge
+    /// the tool's calls again as the worker did.
+    public var requireSemanticJudge: Bool?
     public var traceId: String?
 
     public init(
         name: String, dockerImage: String, registeredAt: Date = Date(), tenantId: String? = nil, description: String? = nil,
-        allowedSubcommands: [String]? = nil, grammar: String? = nil, traceId: String? = nil
+        allowedSubcommands: [String]? = nil, grammar: String? = nil, requireSemanticJudge: Bool? = nil, traceId: String? = nil
     ) {
+        self.requireSemanticJudge = requireSemanticJudge
         self.name = name
         self.dockerImage = dockerImage
         self.registeredAt = registeredAt
@@ -56,7 +60,7 @@ public struct CliToolRegistered: AuditPayload, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, dockerImage = "docker_image", registeredAt = "registered_at", tenantId = "tenant_id", description
-        case allowedSubcommands = "allowed_subcommands", grammar, traceId = "trace_id"
+        case allowedSubcommands = "allowed_subcommands", grammar, requireSemanticJudge = "require_semantic_judge", traceId = "trace_id"
     }
 }
 

@@ -39,7 +39,7 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     public var registeredEvent: CliToolRegistered {
         CliToolRegistered(
             name: name, dockerImage: dockerImage, registeredAt: registeredAt, tenantId: tenantId, description: description,
-            allowedSubcommands: allowedSubcommands, grammar: grammar)
+            allowedSubcommands: allowedSubcommands, grammar: grammar, requireSemanticJudge: requireSemanticJudge)
     }
 }
 

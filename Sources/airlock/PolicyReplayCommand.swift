@@ -78,7 +78,10 @@ extension PolicyCommand {
                     case let .decision(recorded):
                         if let tool, recorded.tool != tool { continue }
                         if let context, recorded.securityContext != context { continue }
-                        if let change = replay.replay(recorded), changes.count < limit { changes.append(change) }
+                        if var change = replay.replay(recorded), changes.count < limit {
+                            change.recorded.createdAt = Timestamp.rfc3339(event.createdAt)
+                            changes.append(change)
+                        }
                     }
                 }
                 if page.count < 1000 { return (replay, changes) }
@@ -135,16 +138,43 @@ struct RecordedDecisions {
     /// Registrations the trail has without what replay needs.
     var incomplete: Set<String> = []
 
-    mutating func read(_ event: StoredEvent) -> Item {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any] else {
-            return .notReplayable("payload is not a JSON object")
+    /// The fields replay reads; the rest of a payload is skipped unread.
+    struct Payload: Decodable {
+        var name: String?
+        var grammar: String?
+        var allowedSubcommands: [String]?
+        var requireSemanticJudge: Bool?
+        var toolName: String?
+        var executionId: String?
+        var args: [String]?
+        var securityContext: String?
+        var ruleId: String?
+        var policyDigest: String?
+        var tenantId: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, grammar, args
+            case allowedSubcommands = "allowed_subcommands"
+            case requireSemanticJudge = "require_semantic_judge"
+            case toolName = "tool_name"
+            case executionId = "execution_id"
+            case securityContext = "security_context"
+            case ruleId = "rule_id"
+            case policyDigest = "policy_digest"
+            case tenantId = "tenant_id"
         }
-        func string(_ key: String) -> String? { object[key] as? String }
+    }
+
+    let decoder = JSONDecoder()
+
+    /// `createdAt` is left empty: it is formatted only for the changes listed.
+    mutating func read(_ event: StoredEvent) -> Item {
+        guard let payload = try? decoder.decode(Payload.self, from: Data(event.payload.utf8)) else {
+            return .notReplayable("payload is not a JSON object of the recorded fields")
+        }
         if event.eventType == EventType.cliToolRegistered.rawValue {
-            guard let name = string("name"), let owner = string("tenant_id") else { return .notReplayable("registration without name or tenant") }
-            guard let base = string("grammar"), let allowed = object["allowed_subcommands"] as? [String],
-                let semantic = object["require_semantic_judge"] as? Bool
-            else {
+            guard let name = payload.name, let owner = payload.tenantId else { return .notReplayable("registration without name or tenant") }
+            guard let base = payload.grammar, let allowed = payload.allowedSubcommands, let semantic = payload.requireSemanticJudge else {
                 incomplete.insert(owner + "/" + name)
                 return .registration
             }
@@ -153,17 +183,17 @@ struct RecordedDecisions {
             return .registration
         }
         let allowed = event.eventType == EventType.cliToolInvocationStarted.rawValue
-        guard let tool = string("tool_name"), let executionID = string("execution_id") else {
+        guard let tool = payload.toolName, let executionID = payload.executionId else {
             return .notReplayable("event without tool_name or execution_id")
         }
-        guard let argv = object["args"] as? [String] else { return .notReplayable("no args recorded") }
-        guard let securityContext = string("security_context"), let ruleID = string("rule_id"), let digest = string("policy_digest") else {
+        guard let argv = payload.args else { return .notReplayable("no args recorded") }
+        guard let securityContext = payload.securityContext, let ruleID = payload.ruleId, let digest = payload.policyDigest else {
             return .notReplayable("no security_context, rule_id or policy_digest recorded")
         }
         // `airlock run` without --tenant records its calls as the tenant "operator" and judges them
         // without a tenant (an operator's own call); a policy that names a tenant "operator" has
         // its calls judged as that tenant.
-        var tenant = string("tenant_id")
+        var tenant = payload.tenantId
         if tenant == Self.operatorTenant, !policyTenants.contains(Self.operatorTenant) { tenant = nil }
         var rules: RegisteredToolRules?
         if let tenant, let found = registered[tenant]?[tool] {
@@ -173,7 +203,7 @@ struct RecordedDecisions {
         }
         return .decision(
             RecordedDecision(
-                executionID: executionID, createdAt: Timestamp.rfc3339(event.createdAt), tenant: tenant, securityContext: securityContext,
+                executionID: executionID, createdAt: "", tenant: tenant, securityContext: securityContext,
                 tool: tool, argv: argv, allowed: allowed, ruleID: ruleID, policyDigest: digest, registered: rules))
     }
 }

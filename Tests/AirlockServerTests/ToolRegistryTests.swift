@@ -23,6 +23,10 @@ extension WorkerSuite {
             let registered = try await worker.store.events(matching: EventQuery(types: [.cliToolRegistered]))
             #expect(registered.count == 1)
             #expect(registered.first?.field("name") == "myok" && registered.first?.field("docker_image") == "airlock/test:1")
+            // What `policy replay` needs to judge the tool's calls again: its base tool, subcommands and mode.
+            let payload = try #require(try JSONSerialization.jsonObject(with: Data((registered.first?.payload ?? "").utf8)) as? [String: Any])
+            #expect(payload["grammar"] as? String == "ok" && payload["allowed_subcommands"] as? [String] == ["log"], "\(payload)")
+            #expect(payload["require_semantic_judge"] as? Bool == true, "\(payload)")
 
             let list = try await worker.request("GET", "/v1/cli-tools", headers: ["X-Airlock-Tenant": "acme"])
             let names = (list.json["tools"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
