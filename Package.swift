@@ -115,6 +115,8 @@ let package = Package(
         .target(
             name: "AirlockEvents",
             dependencies: [
+                // One spelling of a sha256 (PolicyDigest.hex) for the audit chain too.
+                "AirlockPolicy",
                 "CLibPQ",
                 "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -37,9 +37,8 @@ extension PolicyFiles {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 { throw FileReadError(description: String(cString: strerror(errno))) }
         defer { close(descriptor) }
-        // Sized from fstat, one byte more to see the end in the same read: a fresh 64 KiB
-        // zero-filled buffer per file cost its page faults and memset (~0.15 ms of each run).
-        // A file that grows meanwhile, or reports no size (a pipe, /proc), is read to its end all the same.
+        // Sized from fstat, one byte more to see the end in the same read. A file that grows
+        // meanwhile, or reports no size (a pipe, /proc), is read to its end all the same.
         var info = stat()
         let expected = fstat(descriptor, &info) == 0 && info.st_size > 0 ? Int(info.st_size) : 0
         var bytes = [UInt8](repeating: 0, count: max(expected + 1, 4096))

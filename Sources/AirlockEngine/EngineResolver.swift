@@ -44,7 +44,7 @@ public struct EngineResolver: Sendable {
     /// Locates the binary and probes it: `--version`, and its default OCI runtime.
     ///
     /// With `cache`, a version probe of the same binary (same path, inode, size and modification
-    /// time) is reused: `podman --version` costs about 35 ms, a sixth of a whole `podman run`.
+    /// time) is reused: `podman --version` costs a good part of a whole `podman run`.
     public func resolve(probeRuntime: Bool = true, cache: EngineProbeCache? = nil) async throws(EngineError) -> CommandLineEngine {
         let (path, kind) = try locate()
         if !probeRuntime, let cache, let cached = cache.lookup(path: path), cached.kind == kind { return cached }

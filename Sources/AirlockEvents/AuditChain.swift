@@ -1,3 +1,4 @@
+import AirlockPolicy
 import Crypto
 
 /// The hash chain that makes the audit trail tamper-evident.
@@ -43,7 +44,7 @@ public enum AuditChain {
         field(eventType, &hasher)
         field(createdAt, &hasher)
         field(payload, &hasher)
-        return hex(hasher.finalize())
+        return PolicyDigest.hex(hasher.finalize())
     }
 
     /// Whether rows of this type are Airlock's own (`CliTool…`): such a row without a chain hash,
@@ -59,16 +60,6 @@ public enum AuditChain {
         }
     }
 
-    private static func hex(_ digest: SHA256.Digest) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
-        for byte in digest {
-            bytes.append(digits[Int(byte >> 4)])
-            bytes.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }
 
 /// A row of `gateway_events` as the chain hashes it: every field in its store's canonical text

@@ -156,9 +156,8 @@ struct GrammarLoader {
     ///
     /// - Returns: each spelling of `specs` (`-x`, `--long`) with the index of its spec.
     private func checkSpellings(_ specs: [(OptionSpec, Node)], in what: @autoclosure () -> String, isRoot: Bool) -> [String: Int] {
-        // Holders are kept by index, and messages made only for an error: making them for every
-        // spelling, and copying the global options into every command's table, cost ~8 ms per
-        // start with the shipped grammars.
+        // Holders are kept by index, and messages made only for an error: not for every spelling,
+        // and the global options are not copied into every command's table, at every start.
         let inheritsGlobals = !isRoot && globalOptionsAnywhere
         var names: [String: Int] = [:]
         var spellings: [String: Int] = [:]

@@ -8,8 +8,8 @@ import Yams
 public enum PolicyDigest {
     /// - Parameter grammars: each tool's grammar, in its canonical form (`canonical(_:)`).
     static func compute(policy: Node, grammars: [String: [UInt8]]) -> String {
-        // Built as bytes: the shipped grammars make some 100 KB of canonical text, which String
-        // appends, scalar by scalar, took ~4 ms to build at every start.
+        // Built as bytes: the shipped grammars make some 100 KB of canonical text at every start,
+        // which String appends would build scalar by scalar.
         var text: [UInt8] = []
         text.reserveCapacity(1 << 17)
         text += "{\"grammars\":{".utf8
@@ -30,12 +30,17 @@ public enum PolicyDigest {
         "sha256:" + hex(SHA256.hash(data: bytes))
     }
 
-    /// A sha256 in lower-case hex, two digits a byte.
-    static func hex(_ digest: SHA256.Digest) -> String {
-        digest.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+    /// A sha256 in lower-case hex, two digits a byte: the one spelling of a digest (policies,
+    /// profiles, sandboxes, the audit chain).
+    public static func hex(_ digest: SHA256.Digest) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        for byte in digest {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The canonical form of one document.

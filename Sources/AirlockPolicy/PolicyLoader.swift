@@ -287,8 +287,8 @@ struct PolicyBuild {
     mutating func prefetchGrammars(_ paths: [String]) {
         let files = grammarTexts.compactMap { file in file.text.flatMap { paths.contains(file.path) ? (file.path, $0) : nil } }
         guard files.count > 1 else { return }
-        // The largest first: one large file (aws) is ~40% of the work, and started last it would run
-        // alone on one core while the other idles.
+        // The largest first: one large file (aws) is much of the work, and started last it would
+        // run alone on one core while the other idles.
         let ordered = files.sorted { $0.1.utf8.count > $1.1.utf8.count }
         let loaded = Mutex<[String: GrammarFile]>([:])
         DispatchQueue.concurrentPerform(iterations: ordered.count) { index in

@@ -18,11 +18,11 @@ final class YAMLReader {
     func compose(_ text: String) -> Node? {
         do {
             // Scalars are interpreted here, field by field, from their text; Yams's default resolver
-            // would only tag them, after compiling a dozen regular expressions (~2 ms per process).
+            // would only tag them, after compiling a dozen regular expressions in every process.
             // The rest is passed too, not left to Yams's defaults: its default encoding copies the
             // whole process environment (to look for YAMS_DEFAULT_ENCODING), and its default
             // constructor builds the tables of `Node.any`, which a tree read field by field never
-            // uses (~0.3 ms per process together).
+            // uses.
             guard let node = try Yams.compose(yaml: text, .basic, Self.unusedConstructor, .utf8) else {
                 errors.append(PolicyError(.yamlSyntax, "the file is empty", at: SourceLocation(file: file, line: 1, column: 1)))
                 return nil

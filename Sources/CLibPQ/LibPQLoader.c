@@ -1,6 +1,6 @@
 // libpq is loaded with dlopen on first use instead of being linked: linking it loads libpq and
-// about twenty libraries behind it (OpenSSL, Kerberos, LDAP, GnuTLS) into every process, which
-// costs ~4.5 ms at every start of `airlock run`, a one-shot command that mostly records to SQLite.
+// about twenty libraries behind it (OpenSSL, Kerberos, LDAP, GnuTLS) into every process, at every
+// start of `airlock run`, a one-shot command that mostly records to SQLite.
 //
 // Each function below has libpq's own name and signature and forwards to libpq's, so the Swift code
 // calls libpq as usual. PostgresConnection calls airlock_libpq_load before anything else.

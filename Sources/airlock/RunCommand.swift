@@ -127,8 +127,7 @@ struct RunCommand: AsyncParsableCommand {
             let status = try report(decision: decision, result: result, seccompDigest: seccompDigest)
             // The invocation's end is committed (or spooled, fsynced) and reported: exit here, with
             // the audit store still open. Releasing it first (GRDB's queue teardown, closing SQLite
-            // or the PostgreSQL session) cost 1–1.5 ms per run and protects nothing that is not
-            // already on disk.
+            // or the PostgreSQL session) protects nothing that is not already on disk.
             Self.exit(withError: status == 0 ? nil : ExitCode(status))
         }
     }

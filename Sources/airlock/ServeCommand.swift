@@ -5,7 +5,7 @@ import Foundation
 /// `airlock serve`: replaces this process (same pid, same signals) with the worker, `airlock-worker`,
 /// installed beside `airlock`, handing it every argument. The worker is an executable of its own so
 /// that the one-shot commands, `airlock run` above all, do not load the HTTP server and SwiftNIO:
-/// a fifth fewer runtime conformance records to scan and relocations to apply, ~1.3 ms less a run.
+/// fewer runtime conformance records to scan and relocations to apply at every start.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
