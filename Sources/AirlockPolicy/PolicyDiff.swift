@@ -69,14 +69,33 @@ public struct DecisionDiff: Sendable {
     public var differ: Int { changes.count { $0.kind != .ruleChanged } }
 }
 
+/// How a decision changes from one policy to another: what `policy diff` and `policy replay` report.
+public enum DecisionShift: String, Sendable, CaseIterable, Comparable {
+    case newlyAllowed = "newly_allowed"
+    case newlyDenied = "newly_denied"
+    /// The same outcome, by another rule.
+    case ruleChanged = "rule_changed"
+
+    /// nil when both decide alike, by the same rule.
+    public init?(beforeAllowed: Bool, beforeRule: String, afterAllowed: Bool, afterRule: String) {
+        if beforeAllowed != afterAllowed {
+            self = afterAllowed ? .newlyAllowed : .newlyDenied
+        } else if beforeRule != afterRule {
+            self = .ruleChanged
+        } else {
+            return nil
+        }
+    }
+
+    /// Newly allowed first: they are the risky ones.
+    public static func < (lhs: DecisionShift, rhs: DecisionShift) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
 /// One request the two policies decide differently.
 public struct DecisionChange: Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
-        case newlyAllowed = "newly_allowed"
-        case newlyDenied = "newly_denied"
-        /// The same outcome, by another rule.
-        case ruleChanged = "rule_changed"
-    }
+    public typealias Kind = DecisionShift
 
     public var placement: ProbeSet.Placement
     public var command: ProbeSet.Command
@@ -84,8 +103,8 @@ public struct DecisionChange: Sendable {
     public var after: Decision
 
     public var kind: Kind {
-        if before.allowed == after.allowed { return .ruleChanged }
-        return after.allowed ? .newlyAllowed : .newlyDenied
+        DecisionShift(beforeAllowed: before.allowed, beforeRule: before.ruleID, afterAllowed: after.allowed, afterRule: after.ruleID)
+            ?? .ruleChanged
     }
 
     /// The tool first, then its arguments, as test files write an argv.

@@ -38,20 +38,7 @@ public struct RecordedDecision: Sendable {
 
 /// What a candidate policy would have decided for one recorded call, when it differs.
 public struct ReplayChange: Sendable {
-    public enum Kind: String, Sendable, Comparable {
-        case newlyAllowed = "newly_allowed"
-        case newlyDenied = "newly_denied"
-        /// The same outcome, decided by another rule.
-        case ruleChanged = "rule_changed"
-
-        /// Newly allowed first: they are the risky ones.
-        public static func < (lhs: Kind, rhs: Kind) -> Bool {
-            let order: [Kind] = [.newlyAllowed, .newlyDenied, .ruleChanged]
-            return order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)!
-        }
-    }
-
-    public var kind: Kind
+    public var kind: DecisionShift
     public var recorded: RecordedDecision
     public var decision: Decision
 }
@@ -79,21 +66,17 @@ public struct PolicyReplay: Sendable {
     public mutating func replay(_ recorded: RecordedDecision) -> ReplayChange? {
         replayed += 1
         let decision = recorded.registered.map { judge.decide(recorded.request, registered: $0) } ?? judge.decide(recorded.request)
-        let kind: ReplayChange.Kind
-        switch (recorded.allowed, decision.allowed) {
-        case (false, true):
-            kind = .newlyAllowed
-            newlyAllowed += 1
-        case (true, false):
-            kind = .newlyDenied
-            newlyDenied += 1
-        default:
-            guard decision.ruleID != recorded.ruleID else {
-                unchanged += 1
-                return nil
-            }
-            kind = .ruleChanged
-            ruleChanged += 1
+        guard
+            let kind = DecisionShift(
+                beforeAllowed: recorded.allowed, beforeRule: recorded.ruleID, afterAllowed: decision.allowed, afterRule: decision.ruleID)
+        else {
+            unchanged += 1
+            return nil
+        }
+        switch kind {
+        case .newlyAllowed: newlyAllowed += 1
+        case .newlyDenied: newlyDenied += 1
+        case .ruleChanged: ruleChanged += 1
         }
         return ReplayChange(kind: kind, recorded: recorded, decision: decision)
     }

@@ -297,7 +297,7 @@ struct ReplayReport {
     }
 
     struct GroupKey: Hashable, Comparable {
-        var kind: ReplayChange.Kind
+        var kind: DecisionShift
         var context: String
         var tool: String
         var subcommand: String
