@@ -68,9 +68,12 @@ import Testing
         let engine = try await EngineResolver(explicit: "podman").resolve()
         let store = InMemoryEventStore()
         let trail = AuditTrail(store: store, spool: try EventSpool(directory: workspace + "/.spool"))
-        // Earlier test processes' staging parents, empty once their runs released everything.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/run/airlock-tests")) ?? [] where name != "pipeline-\(getpid())" {
-            rmdir("/run/airlock-tests/" + name)
+        // Earlier, dead test processes' staging parents, empty once their runs released everything.
+        // Only ours: other suites stage under /run/airlock-tests at the same time.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/run/airlock-tests")) ?? [] where name.hasPrefix("pipeline-") {
+            if let pid = pid_t(name.dropFirst("pipeline-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                rmdir("/run/airlock-tests/" + name)
+            }
         }
         let staging = MountStaging(parent: "/run/airlock-tests/pipeline-\(getpid())")
         let pipeline = InvocationPipeline(
