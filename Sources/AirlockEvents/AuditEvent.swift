@@ -93,6 +93,10 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
     public var owner: String
     public var timeoutMs: Int64
     public var traceId: String?
+    /// Set only when `airlock serve --shadow-policy` decided otherwise (another outcome or rule).
+    public var shadowAllowed: Bool?
+    public var shadowRuleId: String?
+    public var shadowPolicyDigest: String?
 
     public init(
         executionId: String, toolName: String, dockerImage: String, command: [String], args: [String], tenantId: String,
@@ -129,6 +133,7 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
         case requestedSubcommand = "requested_subcommand", policyDigest = "policy_digest"
         case seccompProfileDigest = "seccomp_profile_digest", sandboxDigest = "sandbox_digest", engine
         case containerName = "container_name", owner, timeoutMs = "timeout_ms", traceId = "trace_id"
+        case shadowAllowed = "shadow_allowed", shadowRuleId = "shadow_rule_id", shadowPolicyDigest = "shadow_policy_digest"
     }
 }
 
@@ -242,6 +247,10 @@ public struct CliToolSemanticRejected: AuditPayload, Equatable {
     public var tenantId: String
     public var args: [String]
     public var traceId: String?
+    /// Set only when `airlock serve --shadow-policy` decided otherwise (another outcome or rule).
+    public var shadowAllowed: Bool?
+    public var shadowRuleId: String?
+    public var shadowPolicyDigest: String?
 
     public init(
         executionId: String, toolName: String, requestedSubcommand: String, rejectionReason: String, securityContext: String,
@@ -267,5 +276,6 @@ public struct CliToolSemanticRejected: AuditPayload, Equatable {
         case executionId = "execution_id", toolName = "tool_name", requestedSubcommand = "requested_subcommand"
         case rejectionReason = "rejection_reason", securityContext = "security_context", rejectedAt = "rejected_at"
         case ruleId = "rule_id", policyDigest = "policy_digest", tenantId = "tenant_id", args, traceId = "trace_id"
+        case shadowAllowed = "shadow_allowed", shadowRuleId = "shadow_rule_id", shadowPolicyDigest = "shadow_policy_digest"
     }
 }

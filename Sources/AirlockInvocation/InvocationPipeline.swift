@@ -144,8 +144,10 @@ public struct InvocationPipeline: Sendable {
 
     /// Runs one invocation to its end. Task cancellation cancels it (the container is killed and
     /// `Completed` recorded as cancelled). Never throws: every way it can end is a result.
+    ///
+    /// `shadow`: a candidate policy that judges too, and decides nothing.
     public func invoke(
-        _ request: InvocationRequest, judge: Judge, output: OutputForwarding? = nil
+        _ request: InvocationRequest, judge: Judge, shadow: ShadowJudge? = nil, output: OutputForwarding? = nil
     ) async -> InvocationResult {
         let registered = request.registeredTool
         let decision = Self.judge(request, judge: judge)
@@ -154,12 +156,18 @@ public struct InvocationPipeline: Sendable {
             "rule_id": "\(decision.ruleID)", "policy_digest": "\(decision.policyDigest)",
         ]
         if let traceID = request.traceID { metadata["trace_id"] = "\(traceID)" }
+        let disagreement = shadow.flatMap { compare(request, decision, with: $0, metadata: metadata) }
 
         guard decision.allowed, let tool = judge.policy.tools[registered?.grammar ?? decision.tool] else {
-            let rejected = CliToolSemanticRejected(
+            var rejected = CliToolSemanticRejected(
                 executionId: request.executionID, toolName: request.toolName, requestedSubcommand: decision.requestedSubcommand,
                 rejectionReason: decision.reason, securityContext: request.securityContext, ruleId: decision.ruleID,
                 policyDigest: decision.policyDigest, tenantId: request.recordedTenant, args: request.arguments, traceId: request.traceID)
+            if let shadow = disagreement {
+                rejected.shadowAllowed = shadow.allowed
+                rejected.shadowRuleId = shadow.ruleID
+                rejected.shadowPolicyDigest = shadow.policyDigest
+            }
             do {
                 try await trail.record(rejected)
             } catch {
@@ -222,7 +230,7 @@ public struct InvocationPipeline: Sendable {
             arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout,
             stdin: request.stdin)
 
-        let started = CliToolInvocationStarted(
+        var started = CliToolInvocationStarted(
             executionId: request.executionID, toolName: request.toolName, dockerImage: container.image, command: container.entrypoint,
             args: request.arguments, tenantId: request.recordedTenant, securityContext: request.securityContext,
             ruleId: decision.ruleID, requestedSubcommand: decision.requestedSubcommand, policyDigest: decision.policyDigest,
@@ -230,6 +238,11 @@ public struct InvocationPipeline: Sendable {
             containerName: spec.containerName, owner: spec.owner.description,
             timeoutMs: spec.effectiveTimeout.components.seconds * 1000 + spec.effectiveTimeout.components.attoseconds / 1_000_000_000_000_000,
             traceId: request.traceID)
+        if let shadow = disagreement {
+            started.shadowAllowed = shadow.allowed
+            started.shadowRuleId = shadow.ruleID
+            started.shadowPolicyDigest = shadow.policyDigest
+        }
         do {
             try await trail.recordStarted(started)
         } catch {
@@ -250,6 +263,24 @@ public struct InvocationPipeline: Sendable {
         }
         await recordCompletion(of: result, request: request, toolName: request.toolName, metadata: metadata)
         return .finished(decision, result, seccompProfileDigest: profile.digest)
+    }
+
+    /// The shadow policy's decision, when it differs from the live one (logged here).
+    private func compare(_ request: InvocationRequest, _ live: Decision, with shadow: ShadowJudge, metadata: Logger.Metadata) -> Decision? {
+        let candidate = Self.judge(request, judge: shadow.judge)
+        shadow.observe(live, candidate)
+        guard
+            let shift = DecisionShift(
+                beforeAllowed: live.allowed, beforeRule: live.ruleID, afterAllowed: candidate.allowed, afterRule: candidate.ruleID)
+        else { return nil }
+        logger.notice(
+            "Shadow policy disagrees",
+            metadata: metadata.merging([
+                "security_context": "\(request.securityContext)", "args": "\(request.arguments)", "allowed": "\(live.allowed)",
+                "shadow_allowed": "\(candidate.allowed)", "shadow_rule_id": "\(candidate.ruleID)",
+                "shadow_policy_digest": "\(candidate.policyDigest)", "shift": "\(shift.rawValue)",
+            ]) { $1 })
+        return candidate
     }
 
     /// The tool's sandbox, attested and as the policy asks; or why not.

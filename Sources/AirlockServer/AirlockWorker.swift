@@ -170,7 +170,8 @@ public struct AirlockWorker: Service {
         }
     }
 
-    /// SIGHUP: load and validate the policy file again. Invalid: logged, the old policy stays.
+    /// SIGHUP: load and validate the policy file (and the shadow policy's) again. Invalid: logged, the
+    /// old one stays.
     /// Either way every tool's sandbox is attested again: the engine's configuration may have
     /// changed with the policy.
     private func reloadOnHangup() async {
@@ -183,6 +184,19 @@ public struct AirlockWorker: Service {
                 logger.error(
                     "Policy reload rejected; the previous policy stays",
                     metadata: ["errors": "\(rejection.messages.joined(separator: "; "))", "policy_digest": "\(previous)"])
+            }
+            if let shadow = policy.shadow {
+                let previousShadow = shadow.counts.policyDigest
+                switch shadow.reload() {
+                case let .success(loaded):
+                    logger.info(
+                        "Shadow policy reloaded; its counts start again",
+                        metadata: ["file": "\(loaded.file)", "shadow_policy_digest": "\(loaded.digest)", "previous_digest": "\(previousShadow)"])
+                case let .failure(rejection):
+                    logger.error(
+                        "Shadow policy reload rejected; the previous shadow policy stays",
+                        metadata: ["errors": "\(rejection.messages.joined(separator: "; "))", "shadow_policy_digest": "\(previousShadow)"])
+                }
             }
             await sandbox.forget()
             await attestSandboxes()

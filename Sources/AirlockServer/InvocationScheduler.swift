@@ -13,6 +13,7 @@ public final class InvocationScheduler: Sendable {
     struct Job: Sendable {
         var request: InvocationRequest
         var judge: Judge
+        var shadow: ShadowJudge?
         var handle: InvocationHandle
     }
 
@@ -41,7 +42,9 @@ public final class InvocationScheduler: Sendable {
     /// `run()`. Nothing is launched when this throws.
     ///
     /// - Parameter checkStore: the id came from the caller, so it may have run before this process.
-    func start(_ request: InvocationRequest, judge: Judge, checkStore: Bool, relay: OutputRelay?) async throws(APIError) -> Start {
+    func start(
+        _ request: InvocationRequest, judge: Judge, shadow: ShadowJudge? = nil, checkStore: Bool, relay: OutputRelay?
+    ) async throws(APIError) -> Start {
         let id = request.executionID
         let tenant = request.recordedTenant
         let handle: InvocationHandle
@@ -62,7 +65,7 @@ public final class InvocationScheduler: Sendable {
             registry.remove(handle, answer: InvocationResponse(status: error.status, body: error.body, isFinal: false))
             throw error
         }
-        if case .terminated = submit.yield(Job(request: request, judge: judge, handle: handle)) {
+        if case .terminated = submit.yield(Job(request: request, judge: judge, shadow: shadow, handle: handle)) {
             admission.release(tenant: tenant)
             let error = AdmissionRefusal.shuttingDown.apiError
             registry.remove(handle, answer: InvocationResponse(status: error.status, body: error.body, isFinal: false))
@@ -106,7 +109,7 @@ public final class InvocationScheduler: Sendable {
         // The run races a cancel request (DELETE, end of the shutdown grace); whichever comes first,
         // the other is cancelled. A cancelled run still ends with its `Completed`.
         let result = await withTaskGroup(of: InvocationResult?.self) { race in
-            race.addTask { await self.pipeline.invoke(job.request, judge: job.judge, output: output) }
+            race.addTask { await self.pipeline.invoke(job.request, judge: job.judge, shadow: job.shadow, output: output) }
             race.addTask {
                 await handle.cancellation()
                 return nil

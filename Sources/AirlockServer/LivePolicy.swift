@@ -16,10 +16,13 @@ public final class LivePolicy: Sendable {
 
     private let current: Mutex<Judge>
     private let load: Loader
+    /// `--shadow-policy`: judges beside this one, decides nothing; reloaded with it.
+    public let shadow: ShadowPolicy?
 
-    public init(_ policy: Policy, load: @escaping Loader) {
+    public init(_ policy: Policy, load: @escaping Loader, shadow: ShadowPolicy? = nil) {
         self.current = Mutex(Judge(policy: policy))
         self.load = load
+        self.shadow = shadow
     }
 
     /// The judge for a new request; one request uses one judge throughout.

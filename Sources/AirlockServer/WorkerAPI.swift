@@ -52,6 +52,7 @@ public struct WorkerAPI: Sendable {
             (.get, "/v1/cli-tools/{name}", showTool),
             (.delete, "/v1/cli-tools/{name}", removeTool),
             (.get, "/v1/events", events),
+            (.get, "/v1/shadow", shadowCounts),
             (.get, "/healthz", health),
             (.get, "/readyz", readiness),
         ]
@@ -85,7 +86,8 @@ public struct WorkerAPI: Sendable {
         let relay = streaming ? OutputRelay() : nil
         var invocation = body.invocationRequest(executionID: executionID, traceID: traceID)
         invocation.registeredTool = registered
-        let start = try await scheduler.start(invocation, judge: judge, checkStore: body.executionID != nil, relay: relay)
+        let start = try await scheduler.start(
+            invocation, judge: judge, shadow: policy.shadow?.judge, checkStore: body.executionID != nil, relay: relay)
         switch start {
         case let .replay(answer):
             guard streaming, answer.isRunRecord else { return JSONResponse.make(status: answer.status, body: answer.body) }
@@ -172,6 +174,24 @@ public struct WorkerAPI: Sendable {
     }
 
     // MARK: Health
+
+    /// `--shadow-policy`: the candidate's digest and how its decisions compared with the live
+    /// policy's since it was loaded.
+    @Sendable func shadowCounts(_ request: Request, context: Context) async throws -> Response {
+        guard let shadow = policy.shadow else {
+            return JSONResponse.make(status: .ok, body: ["enabled": false, "policy_digest": .string(policy.judge.policy.digest)])
+        }
+        let counts = shadow.counts
+        return JSONResponse.make(
+            status: .ok,
+            body: [
+                "enabled": true, "policy_digest": .string(policy.judge.policy.digest), "shadow_policy_digest": .string(counts.policyDigest),
+                "shadow_policy_file": .string(counts.file), "loaded_at": .string(Timestamp.rfc3339(counts.loadedAt)),
+                "agreements": .integer(Int64(counts.agreements)), "disagreements": .integer(Int64(counts.disagreements)),
+                "newly_allowed": .integer(Int64(counts.newlyAllowed)), "newly_denied": .integer(Int64(counts.newlyDenied)),
+                "rule_changed": .integer(Int64(counts.ruleChanged)),
+            ])
+    }
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
         JSONResponse.make(status: .ok, body: ["status": "ok"])

@@ -26,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
 
             SIGTERM or SIGINT: stop accepting, let running invocations finish for --grace seconds, \
             cancel the rest (containers killed, their end recorded), exit 0. SIGHUP: reload the policy \
-            file; an invalid file is logged and the previous policy stays.
+            file (and the shadow policy's); an invalid file is logged and the previous policy stays.
 
             Logs go to stderr; the level comes from $AIRLOCK_LOG (default info).
 
@@ -36,6 +36,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "The policy file.")
     var policy: String = "policies/default.yaml"
+
+    @Option(
+        name: .customLong("shadow-policy"),
+        help: "A candidate policy that judges every request too and decides nothing: disagreements are logged, recorded on the event and counted (GET /v1/shadow).")
+    var shadowPolicy: String?
 
     @OptionGroup var audit: AuditOptions
 
@@ -120,6 +125,20 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitStatus.error
         }
         logger.info("Policy loaded", metadata: ["file": "\(initial.file)", "policy_digest": "\(initial.digest)"])
+        var shadow: ShadowPolicy?
+        if let shadowFile = shadowPolicy {
+            let loadShadow: LivePolicy.Loader = { () throws(PolicyRejection) -> Policy in try Self.loadPolicy(shadowFile) }
+            do {
+                let candidate = try loadShadow()
+                shadow = ShadowPolicy(candidate, load: loadShadow)
+                logger.info(
+                    "Shadow policy loaded: it judges every request too, and decides nothing",
+                    metadata: ["file": "\(candidate.file)", "shadow_policy_digest": "\(candidate.digest)"])
+            } catch {
+                for message in error.messages { StandardError.print("shadow policy: \(message)") }
+                throw ExitStatus.error
+            }
+        }
 
         do {
             // Whose invocations are this worker's to reconcile after a crash: this state directory's.
@@ -150,7 +169,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let profiles = SeccompProfileCache { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path).reference }
         let worker = AirlockWorker(
-            configuration: configuration, policy: LivePolicy(initial, load: load), trail: trail, engine: workerEngine,
+            configuration: configuration, policy: LivePolicy(initial, load: load, shadow: shadow), trail: trail, engine: workerEngine,
             sandbox: SandboxAttestor(), logger: logger,
             loadProfile: { path throws(SeccompProfileError) in try profiles.profile(path) })
         var groupConfiguration = ServiceGroupConfiguration(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -63,6 +63,26 @@ struct EventPayloadTextTests {
         #expect(Array(rejected.rejectionReason.utf8) == Array("\"force\" push\\denied\nbell\u{07} café 🚀".utf8))
     }
 
+    /// `--shadow-policy`'s decision, where it differs: three flat fields, absent otherwise (the
+    /// pinned texts above have none).
+    @Test func shadowFieldsAreFlatAndOnlyWhereSet() throws {
+        var rejected = try Self.records[3].decode(CliToolSemanticRejected.self)
+        rejected.shadowAllowed = true
+        rejected.shadowRuleId = "git-push"
+        rejected.shadowPolicyDigest = "sha256:q"
+        let record = EventRecord(rejected, eventID: "e-5")
+        let expected = Self.texts[3].replacingOccurrences(of: #""event_id":"e-4""#, with: #""event_id":"e-5""#)
+            .replacingOccurrences(
+                of: #""tenant_id""#, with: #""shadow_allowed":true,"shadow_policy_digest":"sha256:q","shadow_rule_id":"git-push","tenant_id""#)
+        #expect(Array(record.payload.utf8) == Array(expected.utf8), "\(record.payload)")
+        #expect(try record.decode(CliToolSemanticRejected.self) == rejected)
+        var started = try Self.records[1].decode(CliToolInvocationStarted.self)
+        started.shadowAllowed = false
+        started.shadowRuleId = "git-no-log"
+        started.shadowPolicyDigest = "sha256:q"
+        #expect(try EventRecord(started, eventID: "e-6").decode(CliToolInvocationStarted.self) == started)
+    }
+
     /// Every control character escaped, by name where JSON has one, else as `\u00xx`; quotes and
     /// backslashes escaped; nothing else (slashes, DEL, U+2028, accents and emoji as they are).
     @Test func stringsAreEscapedAsJSONRequiresAndNoMore() throws {

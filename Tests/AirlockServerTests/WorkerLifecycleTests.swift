@@ -101,7 +101,8 @@ extension WorkerSuite {
             let stderrFile: String
             let stdoutFile: String
 
-            init(arguments: [String] = [], policyText: String? = nil) throws {
+            /// `prepare`: called with the workspace before the worker starts.
+            init(arguments: [String] = [], policyText: String? = nil, prepare: (String) throws -> Void = { _ in }) throws {
                 directory = NSTemporaryDirectory() + "airlock-bin-\(UUID().uuidString.prefix(8))"
                 socket = directory + "/airlock.sock"
                 policy = directory + "/policy.yaml"
@@ -109,6 +110,7 @@ extension WorkerSuite {
                 stdoutFile = directory + "/stdout.log"
                 try FileManager.default.createDirectory(atPath: directory + "/workspace", withIntermediateDirectories: true)
                 try (policyText ?? TestPolicy.yaml(workspace: directory + "/workspace")).write(toFile: policy, atomically: true, encoding: .utf8)
+                try prepare(directory + "/workspace")
                 _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
                 _ = FileManager.default.createFile(atPath: stdoutFile, contents: nil)
                 process.executableURL = URL(fileURLWithPath: AirlockBinary.path)
