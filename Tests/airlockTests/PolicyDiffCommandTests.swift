@@ -31,6 +31,59 @@ struct PolicyDiffCommandTests {
         return path
     }
 
+    /// One flip of a known decision, seen by each of the four operators' tools with the same rules:
+    /// the worker in shadow mode, replay of the trail it wrote, diff of the two policies, and the
+    /// shipped test suite run against the candidate.
+    @Test("test, replay, diff and shadow report the same flip with the same rule ids")
+    func fourWaysAlike() throws {
+        let candidate = try Self.withoutForceWithLease()
+        let state = try Self.directory() + "/state"
+        // No engine: the call is denied by the live policy, so nothing is launched.
+        let worker = try FaultSuiteTests.startWorker([
+            "--policy", CommandLineTests.repositoryRoot + "/policies/default.yaml", "--shadow-policy", candidate, "--state-dir", state,
+            "--engine", state + "/no-engine",
+        ])
+        defer {
+            worker.terminate()
+            worker.waitUntilExit()
+        }
+        let socket = state + "/airlock.sock"
+        #expect(try FaultSuiteTests.waitUntil(60) { FileManager.default.fileExists(atPath: socket) })
+        func curl(_ arguments: [String]) throws -> String {
+            let call = Process()
+            let out = Pipe()
+            call.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            call.arguments = ["-s", "--unix-socket", socket] + arguments
+            call.standardOutput = out
+            try call.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            call.waitUntilExit()
+            return text
+        }
+        let body = #"{"tool_name":"git","subcommand":"push","args":["--force-with-lease","origin","main"],"tenant_id":"default","security_context":"developer","execution_id":"four-ways-1"}"#
+        let answer = try curl(["-d", body, "http://localhost/v1/invocations"])
+        #expect(answer.contains(#""rule_id":"git-no-force-push""#), "the live policy decides: \(answer)")
+        let shadow = try curl(["http://localhost/v1/shadow"])
+        #expect(shadow.contains(#""newly_allowed":1"#), "\(shadow)")
+        let events = try EventsCommandTests.events(state, ["--execution-id", "four-ways-1"])
+        let rejected = try #require(events.first { $0["event_type"] as? String == "CliToolSemanticRejected" }, "\(events)")
+        let payload = try #require(rejected["payload"] as? [String: Any], "\(rejected)")
+        #expect(payload["rule_id"] as? String == "git-no-force-push")
+        #expect(payload["shadow_allowed"] as? Bool == true && payload["shadow_rule_id"] as? String == "git-sync", "\(payload)")
+
+        let replay = try CommandLineTests.airlock(["policy", "replay", "--policy", candidate, "--state-dir", state])
+        #expect(replay.status == 1, "\(replay.stdout)\(replay.stderr)")
+        #expect(replay.stdout.contains("git push --force-with-lease origin main: deny (git-no-force-push) -> allow (git-sync)"), "\(replay.stdout)")
+
+        let diff = try CommandLineTests.airlock(["policy", "diff", "--tool", "git", "policies/default.yaml", candidate])
+        #expect(diff.status == 1)
+        #expect(diff.stdout.contains("git push --force-with-lease: deny (git-no-force-push) -> allow (git-sync)"), "\(diff.stdout)")
+
+        let tested = try CommandLineTests.airlock(["policy", "test", "--policy", candidate, "policies/tests/git.yaml"])
+        #expect(tested.status == 1)
+        #expect(tested.stdout.contains("expected: deny (rule git-no-force-push)") && tested.stdout.contains("actual:   allow (rule git-sync)"), "\(tested.stdout)")
+    }
+
     @Test("the same policy twice: exit 0, no change, the probe count")
     func identical() throws {
         let run = try CommandLineTests.airlock(["policy", "diff", "policies/default.yaml", "policies/default.yaml"])
