@@ -61,6 +61,52 @@ extension WorkerSuite {
             try await worker.stop()
         }
 
+        /// `airlock policy replay` over a trail the worker wrote: a registered tool's calls are judged
+        /// again with the registration the trail recorded, not today's registry.
+        @Test("policy replay judges a registered tool's calls with its recorded registration", .enabled(if: AirlockBinary.exists))
+        func replay() async throws {
+            let worker = try await TestWorker.start()
+            #expect(try await worker.request("POST", "/v1/cli-tools", json: Self.registration()).status == 201)
+            #expect(try await worker.invoke("myok", id: "registry-replay-1").status == 200)
+            let outside = try await worker.request(
+                "POST", "/v1/invocations",
+                json: #"{"tool_name":"myok","subcommand":"status","args":[],"tenant_id":"acme","security_context":"ro","execution_id":"registry-replay-2"}"#)
+            #expect(outside.status == 403)
+            // Removed since: the trail still says what it was.
+            #expect(try await worker.request("DELETE", "/v1/cli-tools/myok", headers: ["X-Airlock-Tenant": "acme"]).status == 200)
+            try await worker.stop()
+
+            func replay(_ policy: String) throws -> (status: Int32, stdout: String) {
+                let process = Process()
+                let out = Pipe()
+                process.executableURL = URL(fileURLWithPath: AirlockBinary.path)
+                process.arguments = ["policy", "replay", "--policy", policy, "--state-dir", worker.directory, "--format", "json"]
+                process.standardOutput = out
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                return (process.terminationStatus, text)
+            }
+            let same = try replay(worker.policyFile)
+            #expect(same.status == 0, "\(same.stdout)")
+            let summary = (try JSONSerialization.jsonObject(with: Data(same.stdout.utf8)) as? [String: Any])?["summary"] as? [String: Any]
+            #expect(summary?["replayed"] as? Int == 2 && summary?["unchanged"] as? Int == 2 && summary?["not_replayable"] as? Int == 0, "\(same.stdout)")
+
+            // The base tool no longer allowed in the context: the registered tool's call is newly denied.
+            let narrower = worker.directory + "/narrower.yaml"
+            let text = try String(contentsOfFile: worker.policyFile, encoding: .utf8)
+            try #require(text.contains("tool: [ok, "))
+            try text.replacingOccurrences(of: "tool: [ok, ", with: "tool: [").write(toFile: narrower, atomically: true, encoding: .utf8)
+            let flipped = try replay(narrower)
+            #expect(flipped.status == 1, "\(flipped.stdout)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(flipped.stdout.utf8)) as? [String: Any])
+            let changes = try #require(object["changes"] as? [[String: Any]])
+            #expect(changes.count == 1, "\(changes)")
+            #expect(changes.first?["execution_id"] as? String == "registry-replay-1" && changes.first?["tool_name"] as? String == "myok", "\(changes)")
+            #expect((changes.first?["candidate"] as? [String: Any])?["allowed"] as? Bool == false, "\(changes)")
+        }
+
         @Test("tenant isolation: another tenant cannot see, invoke, remove or shadow a tenant's tool")
         func isolation() async throws {
             let worker = try await TestWorker.start()
