@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "airlock serve",
         abstract: "Run the worker: the HTTP/JSON API on a Unix socket.",
         discussion: """
-            Serves POST /v1/invocations, DELETE /v1/invocations/{id}, POST /v1/judge, /v1/cli-tools, GET /v1/events, \
+            Serves POST /v1/invocations, DELETE /v1/invocations/{id}, POST /v1/judge, /v1/cli-tools, GET /v1/events, GET /v1/shadow, \
             /healthz and /readyz (docs/openapi.yaml). Only the users and groups allowed by --allow-uid \
             and --allow-gid may call it over the socket (the kernel's peer credentials); --listen adds a \
             loopback TCP listener, which has no peer credentials: every local process can call it there.
