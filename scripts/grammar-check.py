@@ -9,7 +9,7 @@ For each tool in the image (gh, kubectl, git, aws) and each command the grammar 
 Every finding must be listed in the reviewed file (known-gaps.yaml) with a reason, and every listed
 entry must still be found; anything else is reported and the exit status is 1.
 
-    python3 grammar-check.py GRAMMAR_DIR KNOWN_GAPS [--list]
+    python3 grammar-check.py GRAMMAR_DIR KNOWN_GAPS [--tool TOOL]... [--list]
 --list prints every finding as YAML (an unreviewed one with the reason TODO), to review and paste.
 """
 import fnmatch
@@ -296,17 +296,26 @@ CHECKS = {"gh": check_gh, "kubectl": check_kubectl, "git": check_git, "aws": che
 
 def main():
     grammar_dir, gaps_file = sys.argv[1], sys.argv[2]
-    listing = "--list" in sys.argv[3:]
+    rest = sys.argv[3:]
+    listing = "--list" in rest
+    tools = [rest[i + 1] for i, arg in enumerate(rest) if arg == "--tool"] or list(CHECKS)
+    unknown = [tool for tool in tools if tool not in CHECKS]
+    if unknown:
+        print(f"grammar-check: no check for {', '.join(unknown)} (one of: {', '.join(CHECKS)})")
+        return 64
     with open(gaps_file) as stream:
         reviewed = yaml.load(stream) or {}
     findings = Findings()
-    for tool, check in CHECKS.items():
+    for tool in tools:
+        check = CHECKS[tool]
         with open(os.path.join(grammar_dir, f"{tool}.yaml")) as stream:
             check(yaml.load(stream), findings)
     # Reviewed entries: "TOOL: FINDING" -> section; a FINDING may hold * (fnmatch) for a class.
     known = {}
     for kind in ("gaps", "mismatches"):
         for tool, entries in (reviewed.get(kind) or {}).items():
+            if tool not in tools:
+                continue
             for what, reason in (entries or {}).items():
                 if not str(reason or "").strip() or str(reason).strip() == "TODO":
                     print(f"{gaps_file}: {kind}: {tool}: {what}: no reason given")
