@@ -140,8 +140,7 @@ def check_gh(grammar, f):
         modelled = set((node.get("subcommands") or {}).keys())
         known_aliases = {a for c in (node.get("subcommands") or {}).values() for a in (c or {}).get("aliases") or []}
         for sub in sorted(subs - modelled):
-            if path:
-                f.add("gh", "gap", f"{' '.join(path)} {sub}: subcommand")
+            f.add("gh", "gap", f"{' '.join(path + (sub,))}: subcommand")
         for opt in sorted(opts - flags):
             f.add("gh", "mismatch", f"{' '.join(path) or '(root)'} {opt}: option not in gh")
         if not node.get("subcommands"):
@@ -176,6 +175,10 @@ def check_kubectl(grammar, f):
         f.add("kubectl", "mismatch", f"(root) {opt}: not a global option of kubectl")
     for opt in sorted(global_flags - root_opts):
         f.add("kubectl", "gap", f"(root) {opt}: global option")
+    _, text = run(["kubectl", "--help"])
+    commands_listed = set(re.findall(r"^  ([a-z][a-z0-9-]*)  +\S", text, re.M))
+    for sub in sorted(commands_listed - set((grammar.get("subcommands") or {}).keys())):
+        f.add("kubectl", "gap", f"{sub}: subcommand")
     for path, aliases, opts, inherited in commands(grammar)[1:]:
         code, text = run(["kubectl", *path, "--help"])
         usage = re.search(r"^Usage:\n\s+kubectl ([^\n]*)", text, re.M)
@@ -230,6 +233,11 @@ def check_git(grammar, f):
             f.add("git", "mismatch", f"(root) {opt}: not an option of git")
     for opt in sorted(global_flags - root_opts):
         f.add("git", "gap", f"(root) {opt}: global option")
+    # git's own commands, less its internal helpers (named with "--").
+    _, text = run(["git", "--list-cmds=main"])
+    for sub in sorted(set(text.split()) - set((grammar.get("subcommands") or {}).keys())):
+        if "--" not in sub:
+            f.add("git", "gap", f"{sub}: subcommand")
     with tempfile.TemporaryDirectory() as repo:
         run(["git", "init", "-q", repo])
         run(["git", "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo)
