@@ -227,9 +227,10 @@ def check_git(grammar, f):
     cmds = commands(grammar)
     root_opts = cmds[0][2]
     for opt in sorted(root_opts - global_flags):
-        # Not all of git's global options are in its usage line: ask git itself.
-        code, out = run(["git", opt, "x", "version"])
-        if UNKNOWN_OPTION.search(out):
+        # Not all of git's global options are in its usage line: ask git itself, with a value
+        # detached and attached in case the option takes one.
+        outputs = [run(["git", opt, "x", "version"])[1], run(["git", opt + "=main", "version"])[1]]
+        if all(UNKNOWN_OPTION.search(out) for out in outputs):
             f.add("git", "mismatch", f"(root) {opt}: not an option of git")
     for opt in sorted(global_flags - root_opts):
         f.add("git", "gap", f"(root) {opt}: global option")
