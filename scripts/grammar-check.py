@@ -219,6 +219,25 @@ def check_kubectl(grammar, f):
 UNKNOWN_OPTION = re.compile(r"unknown (option|switch)|unrecognized argument")
 
 
+# git's bash completion lists the options of the diff and revision machinery that `git log -h`,
+# `git show -h` and `git diff -h` leave out: run a command's completion function for "--".
+GIT_COMPLETION = """
+source /usr/share/bash-completion/completions/git 2>/dev/null
+__gitcomp() { printf '%s\n' "$1"; }
+__gitcomp_builtin() { :; }
+__git_complete_revlist() { :; }
+__git_complete_revlist_file() { :; }
+__git_complete_file() { :; }
+cur=--; words=(git "$1" --); cword=2
+declare -F "_git_$1" >/dev/null && "_git_$1"
+"""
+
+
+def git_completion_flags(command):
+    _, text = run(["bash", "-c", GIT_COMPLETION, "git-completion", command])
+    return {word.rstrip("=") for word in text.split() if re.match(r"^--[a-z0-9][a-z0-9-]*=?$", word)}
+
+
 # ---- git -------------------------------------------------------------------------------------
 def check_git(grammar, f):
     _, text = run(["git", "--help"])
@@ -248,6 +267,8 @@ def check_git(grammar, f):
                 f.add("git", "mismatch", f"{' '.join(path)}: not a command of git")
                 continue
             listed = help_flags(text.split("usage:", 1)[1].split("\n\n", 1)[-1])
+            if len(path) == 1:
+                listed |= git_completion_flags(path[0])
             for opt in sorted(opts - listed):
                 # Options of the diff and revision machinery are not in `-h`: ask git itself, with
                 # a value attached in case the option takes one.
