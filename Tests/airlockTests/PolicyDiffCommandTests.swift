@@ -34,14 +34,15 @@ struct PolicyDiffCommandTests {
     /// One flip of a known decision, seen by each of the four operators' tools with the same rules:
     /// the worker in shadow mode, replay of the trail it wrote, diff of the two policies, and the
     /// shipped test suite run against the candidate.
-    @Test("test, replay, diff and shadow report the same flip with the same rule ids")
-    func fourWaysAlike() throws {
+    @Test("test, replay, diff and shadow report the same flip with the same rule ids", arguments: EventsVerifyTests.Backend.allCases)
+    func fourWaysAlike(backend: EventsVerifyTests.Backend) throws {
         let candidate = try Self.withoutForceWithLease()
-        let state = try Self.directory() + "/state"
+        let trail = try EventsVerifyTests.trail(backend)
+        let state = trail.state
         // No engine: the call is denied by the live policy, so nothing is launched.
         let worker = try FaultSuiteTests.startWorker([
             "--policy", CommandLineTests.repositoryRoot + "/policies/default.yaml", "--shadow-policy", candidate, "--state-dir", state,
-            "--engine", state + "/no-engine",
+            "--events", trail.events, "--engine", state + "/no-engine",
         ])
         defer {
             worker.terminate()
@@ -65,13 +66,13 @@ struct PolicyDiffCommandTests {
         #expect(answer.contains(#""rule_id":"git-no-force-push""#), "the live policy decides: \(answer)")
         let shadow = try curl(["http://localhost/v1/shadow"])
         #expect(shadow.contains(#""newly_allowed":1"#), "\(shadow)")
-        let events = try EventsCommandTests.events(state, ["--execution-id", "four-ways-1"])
+        let events = try EventsCommandTests.events(state, ["--events", trail.events, "--execution-id", "four-ways-1"])
         let rejected = try #require(events.first { $0["event_type"] as? String == "CliToolSemanticRejected" }, "\(events)")
         let payload = try #require(rejected["payload"] as? [String: Any], "\(rejected)")
         #expect(payload["rule_id"] as? String == "git-no-force-push")
         #expect(payload["shadow_allowed"] as? Bool == true && payload["shadow_rule_id"] as? String == "git-sync", "\(payload)")
 
-        let replay = try CommandLineTests.airlock(["policy", "replay", "--policy", candidate, "--state-dir", state])
+        let replay = try CommandLineTests.airlock(["policy", "replay", "--policy", candidate, "--state-dir", state, "--events", trail.events])
         #expect(replay.status == 1, "\(replay.stdout)\(replay.stderr)")
         #expect(replay.stdout.contains("git push --force-with-lease origin main: deny (git-no-force-push) -> allow (git-sync)"), "\(replay.stdout)")
 
