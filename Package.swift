@@ -136,6 +136,7 @@ let package = Package(
                 "AirlockSeccomp",
                 "AirlockEvents",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

@@ -70,7 +70,10 @@ public struct ContainerRunner: Sendable {
 
     /// Runs the container to its end. Never throws for the tool's own failure; throws only when the
     /// engine cannot launch it at all.
-    public func run(_ spec: ContainerRunSpec, output: OutputForwarding? = nil) async throws(EngineError) -> RunResult {
+    ///
+    /// - Parameter secrets: their values are replaced (`[REDACTED:NAME]`) in the output kept and
+    ///   forwarded, and in the engine's messages; the byte counts are the tool's own.
+    public func run(_ spec: ContainerRunSpec, output: OutputForwarding? = nil, secrets: SecretValues = .none) async throws(EngineError) -> RunResult {
         let state = RunState()
         let started = ContinuousClock.now
         let retention = retentionBytes
@@ -89,8 +92,9 @@ public struct ContainerRunner: Sendable {
         let stdinPipe = try PipeFeed()
         // Both streams are drained at once, each on its own thread: neither pipe can fill and stall the
         // tool. The input is written on a thread of its own as well.
-        async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, forwarding: output)
-        async let stderrCapture = stderrPipe.drain(.stderr, retention: retention, forwarding: output)
+        let redactor = secrets.isEmpty ? nil : secrets.redactor
+        async let stdoutCapture = stdoutPipe.drain(.stdout, retention: retention, forwarding: output, redactor: redactor)
+        async let stderrCapture = stderrPipe.drain(.stderr, retention: retention, forwarding: output, redactor: redactor)
         async let stdinFed = stdinPipe.feed(spec.stdin ?? [])
 
         let launch = await withTaskCancellationHandler { () async -> Result<Int32, EngineError> in

@@ -5,6 +5,8 @@
 public struct OutputCapture: Sendable {
     /// Bytes the tool wrote to the stream, all of them.
     public private(set) var totalBytes: Int64 = 0
+    /// Bytes offered to be kept: `totalBytes`, unless output was redacted before it was kept.
+    private var offeredBytes: Int64 = 0
     public let limit: Int
     private var head: [UInt8] = []
     private var ring: [UInt8] = []
@@ -21,7 +23,19 @@ public struct OutputCapture: Sendable {
     private var tailLimit: Int { limit / 2 }
 
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        totalBytes += Int64(bytes.count)
+        count(bytes.count)
+        keep(bytes)
+    }
+
+    /// Counts bytes the tool wrote; `keep` what is to be kept of them (the same bytes, or the same
+    /// redacted). Where the kept bytes differ from those counted, `droppedBytes` counts kept ones.
+    mutating func count(_ count: Int) {
+        totalBytes += Int64(count)
+    }
+
+    /// Keeps bytes, within the limit, without counting them as written.
+    mutating func keep(_ bytes: UnsafeRawBufferPointer) {
+        offeredBytes += Int64(bytes.count)
         var rest = bytes[...]
         if head.count < headLimit {
             let taken = rest.prefix(headLimit - head.count)
@@ -51,6 +65,7 @@ public struct OutputCapture: Sendable {
     mutating func countForwarded(_ count: Int) {
         precondition(limit == 0, "forwarded bytes bypass retention; keep nothing to forward them")
         totalBytes += Int64(count)
+        offeredBytes += Int64(count)
     }
 
     public mutating func append(_ bytes: [UInt8]) {
@@ -61,7 +76,7 @@ public struct OutputCapture: Sendable {
     public var truncated: Bool { droppedBytes > 0 }
 
     /// Bytes written but not kept.
-    public var droppedBytes: Int64 { totalBytes - Int64(head.count + ring.count) }
+    public var droppedBytes: Int64 { offeredBytes - Int64(head.count + ring.count) }
 
     /// What was kept: the head, then the tail. When nothing was dropped, exactly the output.
     public var keptHead: [UInt8] { head }

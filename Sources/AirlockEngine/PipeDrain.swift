@@ -30,17 +30,22 @@ final class PipeDrain: Sendable {
     private var isAbandoned: Bool { giveUp.hasPassed }
 
     /// Reads to the end (or until abandoned), counting and keeping bytes, forwarding each chunk.
-    func drain(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?) async -> OutputCapture {
+    /// With a `redactor`, what is kept and forwarded is redacted; what is counted is what the tool wrote.
+    func drain(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?, redactor: SecretRedactor? = nil) async -> OutputCapture {
         await withCheckedContinuation { continuation in
             let thread = Thread { [self] in
-                continuation.resume(returning: readAll(stream, retention: retention, forwarding: forwarding))
+                continuation.resume(returning: readAll(stream, retention: retention, forwarding: forwarding, redactor: redactor))
             }
             thread.name = "airlock-\(stream.rawValue)"
             thread.start()
         }
     }
 
-    private func readAll(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?) -> OutputCapture {
+    private func readAll(_ stream: OutputStream, retention: Int, forwarding: OutputForwarding?, redactor: SecretRedactor?) -> OutputCapture {
+        // With secrets, every chunk goes through the redactor before it is kept or forwarded (never
+        // spliced past it), and the end it holds back for a value split across reads is released
+        // when the stream ends. What is counted is what the tool wrote.
+        var redactor = redactor.flatMap { $0.isEmpty ? nil : $0 }
         var capture = OutputCapture(limit: retention)
         var handler: ContainerRunner.OutputHandler?
         var descriptor: Int32?
@@ -50,7 +55,13 @@ final class PipeDrain: Sendable {
         case nil: break
         }
         // Nothing to keep: the bytes can go pipe to descriptor inside the kernel, never copied through us.
-        var spliceTarget = retention == 0 ? descriptor : nil
+        var spliceTarget = retention == 0 && redactor == nil ? descriptor : nil
+        func pass(_ bytes: UnsafeRawBufferPointer) {
+            capture.keep(bytes)
+            handler?(stream, bytes)
+            // A reader that went away ends the forwarding, never the draining and counting.
+            if let target = descriptor, !Self.write(bytes, to: target) { descriptor = nil }
+        }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         defer {
             buffer.deallocate()
@@ -87,16 +98,19 @@ final class PipeDrain: Sendable {
             let count = read(readEnd, buffer.baseAddress, Self.chunkSize)
             if count > 0 {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-                capture.append(chunk)
-                handler?(stream, chunk)
-                // A reader that went away ends the forwarding, never the draining and counting.
-                if let target = descriptor, !Self.write(chunk, to: target) { descriptor = nil }
+                capture.count(count)
+                if redactor != nil {
+                    redactor!.redact(chunk).withUnsafeBytes(pass)
+                } else {
+                    pass(chunk)
+                }
             } else if count == 0 {
                 break
             } else if errno != EINTR && errno != EAGAIN {
                 break
             }
         }
+        redactor?.finish().withUnsafeBytes(pass)
         return capture
     }
 

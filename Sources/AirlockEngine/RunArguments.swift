@@ -52,12 +52,13 @@ public enum RunArguments {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
             argv += ["--env", "\(name)=\(value)"]
         }
-        for mount in spec.mounts {
+        let launch = spec.launch
+        for mount in launch.mounts {
             argv += ["--mount", "type=bind,source=\(mount.hostPath),target=\(mount.containerPath)\(mount.writable ? "" : ",readonly")"]
         }
-        argv += ["--entrypoint", container.entrypoint[0]]
+        argv += ["--entrypoint", launch.entrypoint[0]]
         argv.append(container.image)
-        argv += container.entrypoint.dropFirst()
+        argv += launch.entrypoint.dropFirst()
         argv += spec.arguments
         return argv
     }

@@ -89,7 +89,7 @@ public enum SandboxExpectation {
         checks.append(SandboxCheck(setting: "seccomp", expected: "filter", found: seccompMode(report.value("seccomp"))))
         checks.append(SandboxCheck(setting: "root filesystem", expected: "read-only", found: report.value("root_writable") == "0" ? "read-only" : "writable"))
         checks.append(SandboxCheck(setting: "writable places", expected: "/tmp noexec", found: list(report.values("writable"))))
-        checks.append(SandboxCheck(setting: "other mounts", expected: "nothing", found: list(report.values("mount"))))
+        checks.append(SandboxCheck(setting: "other mounts", expected: list(SecretLaunch.targets(for: container.secrets)), found: list(report.values("mount"))))
         checks.append(SandboxCheck(setting: "devices", expected: list(standardDevices), found: list(report.values("device"))))
         if container.network == "none" {
             checks.append(SandboxCheck(setting: "network interfaces", expected: "lo", found: list(report.values("interface"))))

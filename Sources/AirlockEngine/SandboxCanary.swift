@@ -20,19 +20,7 @@ public struct SandboxCanary: Sendable {
 
     /// `$AIRLOCK_PROBE`, else `airlock-probe` beside this executable (where the build scripts put it).
     public static func locateProbe() throws(EngineError) -> String {
-        if let path = ProcessInfo.processInfo.environment[probeVariable], !path.isEmpty {
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw EngineError("\(probeVariable)=\(path) is not an executable file")
-            }
-            return path
-        }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let beside = (executable as NSString).deletingLastPathComponent + "/airlock-probe"
-        guard FileManager.default.isExecutableFile(atPath: beside) else {
-            throw EngineError(
-                "the sandbox probe airlock-probe is not beside \(executable) (build it with scripts/build-probe DIRECTORY, or set \(probeVariable))")
-        }
-        return beside
+        try InContainerProgram.locate("airlock-probe", variable: probeVariable)
     }
 
     /// The canary's container: the tool's, with the probe as its entrypoint and no caller input.
@@ -43,9 +31,13 @@ public struct SandboxCanary: Sendable {
         // The tool's own deadline is not a setting of its sandbox, and may be shorter than a
         // container start on a busy host.
         canary.timeoutSeconds = Double(timeout.components.seconds)
+        // A tool with secrets has them bound in at run time: the canary has the same mount points,
+        // each holding the probe (a file that is there, and no secret), and expects them.
+        let secretMounts = SecretLaunch.targets(for: container.secrets).map { Mount(hostPath: probePath, containerPath: $0, writable: false) }
         return ContainerRunSpec(
             executionID: "canary-" + UUID().uuidString.lowercased(), toolName: tool, tenant: "airlock-canary", container: canary,
-            arguments: Array(container.entrypoint.prefix(1)), mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)],
+            arguments: Array(container.entrypoint.prefix(1)),
+            mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)] + secretMounts,
             runtimeOverride: runtimeOverride)
     }
 

@@ -97,13 +97,17 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
     public var shadowAllowed: Bool?
     public var shadowRuleId: String?
     public var shadowPolicyDigest: String?
+    /// The secrets the caller handed in, each name with its fingerprint (the first 8 hex digits of
+    /// a keyed HMAC-SHA256 of the value); absent when none was. Never a value.
+    public var secrets: [String: String]?
 
     public init(
         executionId: String, toolName: String, dockerImage: String, command: [String], args: [String], tenantId: String,
         startedAt: Date = Date(), securityContext: String, ruleId: String, requestedSubcommand: String, policyDigest: String,
         seccompProfileDigest: String, sandboxDigest: String? = nil, engine: String, containerName: String, owner: String,
-        timeoutMs: Int64, traceId: String? = nil
+        timeoutMs: Int64, traceId: String? = nil, secrets: [String: String]? = nil
     ) {
+        self.secrets = secrets
         self.sandboxDigest = sandboxDigest
         self.executionId = executionId
         self.toolName = toolName
@@ -132,7 +136,7 @@ public struct CliToolInvocationStarted: AuditPayload, Equatable {
         case startedAt = "started_at", securityContext = "security_context", ruleId = "rule_id"
         case requestedSubcommand = "requested_subcommand", policyDigest = "policy_digest"
         case seccompProfileDigest = "seccomp_profile_digest", sandboxDigest = "sandbox_digest", engine
-        case containerName = "container_name", owner, timeoutMs = "timeout_ms", traceId = "trace_id"
+        case containerName = "container_name", owner, timeoutMs = "timeout_ms", traceId = "trace_id", secrets
         case shadowAllowed = "shadow_allowed", shadowRuleId = "shadow_rule_id", shadowPolicyDigest = "shadow_policy_digest"
     }
 }
@@ -173,12 +177,16 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
     /// The engine's message when it could not run the tool.
     public var engineError: String?
     public var traceId: String?
+    /// As on `Started`: the secrets' names and fingerprints; absent when none was given.
+    public var secrets: [String: String]?
 
     public init(
         executionId: String, toolName: String, exitCode: Int32?, stdoutBytes: Int64, stderrBytes: Int64, durationMs: Int64,
         completedAt: Date = Date(), tenantId: String, outcome: Outcome, oomKilled: Bool = false,
-        stdoutTruncated: Bool = false, stderrTruncated: Bool = false, engineError: String? = nil, traceId: String? = nil
+        stdoutTruncated: Bool = false, stderrTruncated: Bool = false, engineError: String? = nil, traceId: String? = nil,
+        secrets: [String: String]? = nil
     ) {
+        self.secrets = secrets
         self.executionId = executionId
         self.toolName = toolName
         self.exitCode = exitCode
@@ -205,7 +213,7 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
         case executionId = "execution_id", toolName = "tool_name", exitCode = "exit_code", stdoutBytes = "stdout_bytes"
         case stderrBytes = "stderr_bytes", durationMs = "duration_ms", completedAt = "completed_at", tenantId = "tenant_id", outcome
         case timedOut = "timed_out", oomKilled = "oom_killed", cancelled, abandoned, stdoutTruncated = "stdout_truncated"
-        case stderrTruncated = "stderr_truncated", engineError = "engine_error", traceId = "trace_id"
+        case stderrTruncated = "stderr_truncated", engineError = "engine_error", traceId = "trace_id", secrets
     }
 
     // Written by hand so that `exit_code`, a documented field, is present as null when unknown.
@@ -228,6 +236,7 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
         try container.encode(stderrTruncated, forKey: .stderrTruncated)
         try container.encodeIfPresent(engineError, forKey: .engineError)
         try container.encodeIfPresent(traceId, forKey: .traceId)
+        try container.encodeIfPresent(secrets, forKey: .secrets)
     }
 }
 

@@ -12,11 +12,15 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     /// The policy tool whose grammar, container and deny rules it borrows.
     public var grammar: String
     public var registeredAt: Date
+    /// The secrets of its base tool it accepts, by name; nil or empty: none (a tenant's image gets
+    /// no credential it did not ask for at registration).
+    public var secrets: [String]?
 
     public init(
         name: String, tenantId: String, description: String, dockerImage: String, allowedSubcommands: [String],
-        requireSemanticJudge: Bool, defaultTimeoutSeconds: Int, grammar: String, registeredAt: Date = Date()
+        requireSemanticJudge: Bool, defaultTimeoutSeconds: Int, grammar: String, registeredAt: Date = Date(), secrets: [String]? = nil
     ) {
+        self.secrets = secrets
         self.name = name
         self.tenantId = tenantId
         self.description = description
@@ -32,7 +36,7 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, tenantId = "tenant_id", description, dockerImage = "docker_image", allowedSubcommands = "allowed_subcommands"
         case requireSemanticJudge = "require_semantic_judge", defaultTimeoutSeconds = "default_timeout_seconds", grammar
-        case registeredAt = "registered_at"
+        case registeredAt = "registered_at", secrets
     }
 
     /// Its `CliToolRegistered` event.

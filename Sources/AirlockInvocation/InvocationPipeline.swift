@@ -25,12 +25,15 @@ public struct InvocationRequest: Sendable {
     public var registeredTool: RegisteredTool?
     /// Bytes for the tool's standard input; nil: none.
     public var stdin: [UInt8]?
+    /// Values for the secrets the tool declares, by name; kept only while the invocation runs.
+    public var secrets: SecretValues
 
     public init(
         executionID: String = TimeOrderedUUID.make(), toolName: String, rawArguments: [[UInt8]], tenantID: String?,
         securityContext: String, mounts: [MountRequest] = [], timeout: Duration? = nil, traceID: String? = nil,
-        runtimeOverride: String? = nil, registeredTool: RegisteredTool? = nil, stdin: [UInt8]? = nil
+        runtimeOverride: String? = nil, registeredTool: RegisteredTool? = nil, stdin: [UInt8]? = nil, secrets: SecretValues = .none
     ) {
+        self.secrets = secrets
         self.stdin = stdin
         self.registeredTool = registeredTool
         self.executionID = executionID
@@ -84,6 +87,9 @@ public struct Refusal: Sendable, Error, CustomStringConvertible {
         /// The canary found the tool's sandbox other than the policy asks (a setting the engine or
         /// the host dropped or widened), or could not run to find out: the operator's to fix.
         case sandbox
+        /// A secret the tool does not declare or cannot hold (the caller's), or one Airlock cannot
+        /// hand in safely, e.g. no tmpfs or not root (the operator's).
+        case secrets
     }
 
     public var kind: Kind
@@ -116,11 +122,18 @@ public struct InvocationPipeline: Sendable {
     public var logger: Logger
     /// Where the caller's host mounts are bound for the engine (see `MountStaging`).
     public var mountStaging: MountStaging
+    /// Where the caller's secrets are written for the container (see `SecretStaging`).
+    public var secretStaging: SecretStaging
+    /// The keyed fingerprints events record for secrets; the commands use the state directory's key.
+    public var fingerprints: SecretFingerprints
 
     public init(
         engine: @escaping EngineSource, trail: AuditTrail, sandbox: SandboxAttestor, retentionBytes: Int = 1 << 20, logger: Logger,
-        mountStaging: MountStaging = MountStaging(), loadProfile: @escaping ProfileLoader
+        mountStaging: MountStaging = MountStaging(), secretStaging: SecretStaging = SecretStaging(),
+        fingerprints: SecretFingerprints = SecretFingerprints(), loadProfile: @escaping ProfileLoader
     ) {
+        self.secretStaging = secretStaging
+        self.fingerprints = fingerprints
         self.engine = engine
         self.trail = trail
         self.sandbox = sandbox
@@ -199,10 +212,26 @@ public struct InvocationPipeline: Sendable {
         let engine: any ContainerEngine
         var container = tool.container
         if let registered {
-            // A registered tool runs in its base tool's container, with its own image and a timeout
-            // that may only be shorter.
+            // A registered tool runs in its base tool's container, with its own image, a timeout
+            // that may only be shorter, and only the secrets it declared of its base tool's.
             container.image = registered.dockerImage
             container.timeoutSeconds = min(container.timeoutSeconds, Double(registered.defaultTimeoutSeconds))
+            container.secrets = container.secrets.filter { (registered.secrets ?? []).contains($0.name) }
+        }
+        // The secrets' files, on a tmpfs, live exactly as long as the mounts: released on every ending.
+        let secretFiles: SecretStaging.Staged
+        do {
+            secretFiles = try secretStaging.stage(request.secrets, declared: container.secrets, executionID: request.executionID)
+        } catch {
+            let refusal = Refusal(.secrets, error.message)
+            logger.info("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+            return .refused(decision, refusal)
+        }
+        defer {
+            let problems = secretFiles.files.release()
+            if !problems.isEmpty {
+                logger.warning("Secret files not fully removed", metadata: metadata.merging(["problems": "\(problems)"]) { $1 })
+            }
         }
         let attestation: SandboxAttestation
         do {
@@ -228,7 +257,8 @@ public struct InvocationPipeline: Sendable {
         let spec = ContainerRunSpec(
             executionID: request.executionID, toolName: request.toolName, tenant: request.recordedTenant, container: container,
             arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout,
-            stdin: request.stdin)
+            stdin: request.stdin, secretLaunch: secretFiles.launch)
+        let fingerprints = fingerprints.fingerprints(of: request.secrets)
 
         var started = CliToolInvocationStarted(
             executionId: request.executionID, toolName: request.toolName, dockerImage: container.image, command: container.entrypoint,
@@ -237,7 +267,7 @@ public struct InvocationPipeline: Sendable {
             seccompProfileDigest: profile.digest, sandboxDigest: attestation.digest, engine: "\(engine.kind.rawValue) \(engine.version)",
             containerName: spec.containerName, owner: spec.owner.description,
             timeoutMs: spec.effectiveTimeout.components.seconds * 1000 + spec.effectiveTimeout.components.attoseconds / 1_000_000_000_000_000,
-            traceId: request.traceID)
+            traceId: request.traceID, secrets: fingerprints)
         if let shadow = disagreement {
             started.shadowAllowed = shadow.allowed
             started.shadowRuleId = shadow.ruleID
@@ -253,7 +283,7 @@ public struct InvocationPipeline: Sendable {
         let runner = ContainerRunner(engine: engine, retentionBytes: retentionBytes)
         let result: RunResult
         do {
-            result = try await runner.run(spec, output: output)
+            result = try await runner.run(spec, output: output, secrets: request.secrets)
         } catch {
             // The engine CLI could not even be started: still an ending the trail must show.
             result = RunResult(
@@ -261,7 +291,7 @@ public struct InvocationPipeline: Sendable {
                 outcome: .engineFailure(status: 127, message: error.description), stdout: OutputCapture(limit: 0),
                 stderr: OutputCapture(limit: 0), durationMilliseconds: 0, oomKilled: false, exitCode: 127)
         }
-        await recordCompletion(of: result, request: request, toolName: request.toolName, metadata: metadata)
+        await recordCompletion(of: result, request: request, toolName: request.toolName, secrets: fingerprints, metadata: metadata)
         return .finished(decision, result, seccompProfileDigest: profile.digest)
     }
 
@@ -298,7 +328,9 @@ public struct InvocationPipeline: Sendable {
         return .success(attestation)
     }
 
-    private func recordCompletion(of result: RunResult, request: InvocationRequest, toolName: String, metadata: Logger.Metadata) async {
+    private func recordCompletion(
+        of result: RunResult, request: InvocationRequest, toolName: String, secrets: [String: String]?, metadata: Logger.Metadata
+    ) async {
         let outcome: CliToolInvocationCompleted.Outcome
         var engineError: String?
         switch result.outcome {
@@ -313,7 +345,7 @@ public struct InvocationPipeline: Sendable {
             executionId: request.executionID, toolName: toolName, exitCode: result.exitCode, stdoutBytes: result.stdout.totalBytes,
             stderrBytes: result.stderr.totalBytes, durationMs: result.durationMilliseconds, tenantId: request.recordedTenant,
             outcome: outcome, oomKilled: result.oomKilled, stdoutTruncated: result.stdout.truncated,
-            stderrTruncated: result.stderr.truncated, engineError: engineError, traceId: request.traceID)
+            stderrTruncated: result.stderr.truncated, engineError: engineError, traceId: request.traceID, secrets: secrets)
         do {
             try await trail.record(completed)
         } catch {

@@ -42,6 +42,10 @@ public struct Recovery: Sendable {
         if !unstaged.isEmpty {
             logger.info("Released abandoned staged mounts", metadata: ["directories": "\(unstaged.joined(separator: ", "))"])
         }
+        let secrets = SecretStaging().removeAbandoned()
+        if !secrets.isEmpty {
+            logger.info("Removed abandoned secrets directories", metadata: ["directories": "\(secrets.joined(separator: ", "))"])
+        }
         if thorough {
             do {
                 let removed = try await OrphanReaper(engine: engine).reap()

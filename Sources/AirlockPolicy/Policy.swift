@@ -89,11 +89,15 @@ public struct ContainerSpec: Sendable, Hashable, Codable {
     public var environment: [String: String]
     public var resources: ResourceLimits
     public var mountRoots: [MountRoot]
+    /// The secrets a caller may hand in, by name, sorted: each reaches the tool as the policy says.
+    public var secrets: [SecretDeclaration]
 
     public init(
         image: String, entrypoint: [String], timeoutSeconds: Double, network: String, seccompProfile: String,
-        runtime: String?, environment: [String: String], resources: ResourceLimits, mountRoots: [MountRoot]
+        runtime: String?, environment: [String: String], resources: ResourceLimits, mountRoots: [MountRoot],
+        secrets: [SecretDeclaration] = []
     ) {
+        self.secrets = secrets.sorted { $0.name < $1.name }
         self.image = image
         self.entrypoint = entrypoint
         self.timeoutSeconds = timeoutSeconds

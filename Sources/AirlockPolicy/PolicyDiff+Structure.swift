@@ -87,10 +87,19 @@ extension PolicyDiff {
             ("limits.nofile", "\(limits.openFiles)"), ("limits.nproc", "\(limits.processes)"), ("limits.tmpfs", bytes(limits.tmpfsBytes)),
         ]
         fields += container.mountRoots.sorted { $0.path < $1.path }.map { ("mounts.\($0.path)", $0.writable ? "writable" : "read-only") }
+        fields += container.secrets.map { ("secrets.\($0.name)", secretDescription($0.delivery)) }
         fields += [
             ("arguments.max_count", "\(tool.argumentLimits.maxCount)"), ("arguments.max_bytes", "\(tool.argumentLimits.maxBytes)"),
         ]
         return fields + grammarFields(tool.name, tool.grammar)
+    }
+
+    /// `env GH_TOKEN`, `file /run/secrets/kubeconfig mode 0400`.
+    static func secretDescription(_ delivery: SecretDeclaration.Delivery) -> String {
+        switch delivery {
+        case let .environment(name): "env \(name)"
+        case let .file(path, mode): "file \(path) mode 0\(String(mode, radix: 8))"
+        }
     }
 
     /// The grammar's settings, each command (`command 'git remote add'`) and each option of each

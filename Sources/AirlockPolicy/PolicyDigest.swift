@@ -31,8 +31,8 @@ public enum PolicyDigest {
     }
 
     /// A sha256 in lower-case hex, two digits a byte: the one spelling of a digest (policies,
-    /// profiles, sandboxes, the audit chain).
-    public static func hex(_ digest: SHA256.Digest) -> String {
+    /// profiles, sandboxes, the audit chain, secrets' fingerprints).
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)

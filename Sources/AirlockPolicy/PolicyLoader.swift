@@ -73,7 +73,7 @@ struct PolicyBuild {
     static let topKeys = ["version", "description", "arguments", "tools", "contexts", "tenants", "registry"]
     static let toolKeys = [
         "description", "grammar", "image", "image_provided_by", "entrypoint", "timeout", "network", "seccomp", "runtime", "environment",
-        "limits", "mounts", "arguments",
+        "limits", "mounts", "arguments", "secrets",
     ]
     static let contextKeys = ["description", "extends", "allow", "deny"]
     static let ruleKeys = ["id", "reason", "tool", "subcommand", "options", "option_values", "positionals", "resource_types", "paths", "examples"]
@@ -235,6 +235,7 @@ struct PolicyBuild {
             }
         }
         let toolLimits = fields["arguments"].flatMap { argumentLimits($0, "arguments of \(what)", inherited: limits) } ?? limits
+        let secrets = fields["secrets"].map { self.secrets($0, what, environment: environment) } ?? []
 
         guard let grammarPath, let grammarNode = fields["grammar"], let loaded = grammar(grammarPath, at: grammarNode),
             let image
@@ -242,7 +243,7 @@ struct PolicyBuild {
         let container = ContainerSpec(
             image: image, entrypoint: entrypoint, timeoutSeconds: timeout, network: network,
             seccompProfile: Paths.join(directory, seccomp), runtime: runtime, environment: environment,
-            resources: resources, mountRoots: mounts)
+            resources: resources, mountRoots: mounts, secrets: secrets)
         let tool = ToolPolicy(name: name, grammarFile: grammarPath, grammar: loaded.grammar, container: container, argumentLimits: toolLimits,
             imageProvider: imageProvider)
         return (tool, loaded.canonical)

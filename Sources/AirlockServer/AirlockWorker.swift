@@ -38,7 +38,8 @@ public struct AirlockWorker: Service {
         self.logger = logger
         let pipeline = InvocationPipeline(
             engine: { () async throws(EngineError) -> any ContainerEngine in try await engine.engine() }, trail: trail, sandbox: sandbox,
-            retentionBytes: configuration.retentionBytes, logger: logger, loadProfile: loadProfile)
+            retentionBytes: configuration.retentionBytes, logger: logger, secretStaging: configuration.secretStaging,
+            fingerprints: configuration.secretFingerprints, loadProfile: loadProfile)
         scheduler = InvocationScheduler(
             pipeline: pipeline, limits: configuration.limits,
             registry: InvocationRegistry(maxEntries: configuration.rememberedResults, maxBytes: configuration.rememberedBytes), logger: logger)

@@ -8,7 +8,7 @@ import Foundation
 public struct InvocationBody: Sendable, Equatable {
     public static let keys: Set<String> = [
         "execution_id", "tool_name", "subcommand", "args", "tenant_id", "security_context", "mounts", "timeout_ms", "stdin", "stdin_encoding",
-        "trace_id",
+        "trace_id", "secrets",
     ]
     static let mountKeys: Set<String> = ["host_path", "mount_path", "read_only"]
     /// A day; the policy's own timeout caps it further.
@@ -28,6 +28,10 @@ public struct InvocationBody: Sendable, Equatable {
     public var stdin: [UInt8]?
     /// At most this many bytes of stdin (decoded).
     public static let maximumStdinBytes = 512 * 1024
+    /// Values for secrets the tool declares, by name. Never echoed: errors name the field only.
+    public var secrets: SecretValues = .none
+    /// At most this many bytes in one secret (a kubeconfig with its certificates fits).
+    public static let maximumSecretBytes = 256 * 1024
 
     /// What the judge sees: the subcommand's words, then the arguments.
     public var argv: [String] { Self.words(subcommand) + args }
@@ -76,6 +80,7 @@ public struct InvocationBody: Sendable, Equatable {
         if let timeout, !(1...maximumTimeoutMilliseconds).contains(timeout) {
             throw APIError.invalid("timeout_ms", "must be a whole number of milliseconds from 1 to \(maximumTimeoutMilliseconds)")
         }
+        let secrets = try secretValues(object)
         let traceID = try object.string("trace_id")
         if let traceID, !TraceID.isValid(traceID) {
             throw APIError.invalid("trace_id", "must be 1 to 128 printable ASCII characters without spaces")
@@ -85,7 +90,34 @@ public struct InvocationBody: Sendable, Equatable {
             subcommand: try object.requiredString("subcommand"), args: try object.strings("args") ?? [],
             tenantID: try object.requiredString("tenant_id", nonEmpty: true),
             securityContext: try object.requiredString("security_context", nonEmpty: true), mounts: mounts,
-            timeoutMilliseconds: timeout, traceID: traceID, stdin: stdin)
+            timeoutMilliseconds: timeout, traceID: traceID, stdin: stdin, secrets: secrets)
+    }
+
+    /// `secrets`: an object of strings. Whether the tool declares each name is checked against the
+    /// policy (`checkSecrets`); the values are never part of an error.
+    static func secretValues(_ object: StrictObject) throws(APIError) -> SecretValues {
+        guard let value = object.members["secrets"], value != .null else { return .none }
+        guard case let .object(members) = value else { throw APIError.invalid("secrets", "must be an object of names to strings, not \(value.typeName)") }
+        var values: [String: [UInt8]] = [:]
+        for (name, item) in members {
+            let field = StrictObject.join("secrets", name)
+            guard case let .string(text) = item else { throw APIError.invalid(field, "must be a string, not \(item.typeName)") }
+            let bytes = Array(text.utf8)
+            if bytes.contains(0) { throw APIError.invalid(field, "contains a NUL byte") }
+            if bytes.count > maximumSecretBytes { throw APIError.invalid(field, "is \(bytes.count) bytes; at most \(maximumSecretBytes) are accepted") }
+            values[name] = bytes
+        }
+        return SecretValues(values)
+    }
+
+    /// 400 naming `secrets.NAME` for a secret the tool does not declare: nothing is launched or recorded.
+    /// `declared`: the tool's secrets (a registered tool's: those it took of its base tool's).
+    public func checkSecrets(declared: [String]) throws(APIError) {
+        for name in secrets.names where !declared.contains(name) {
+            throw APIError.invalid(
+                StrictObject.join("secrets", name),
+                "tool '\(toolName)' does not declare this secret (\(declared.isEmpty ? "it declares none" : "it declares: " + declared.joined(separator: ", ")))")
+        }
     }
 
     /// 404 for a tenant, tool or security context the policy does not have. The judge would deny these
@@ -103,7 +135,7 @@ public struct InvocationBody: Sendable, Equatable {
         InvocationRequest(
             executionID: executionID, toolName: toolName, rawArguments: argv.map { Array($0.utf8) }, tenantID: tenantID,
             securityContext: securityContext, mounts: mounts, timeout: timeoutMilliseconds.map { .milliseconds($0) }, traceID: traceID,
-            stdin: stdin)
+            stdin: stdin, secrets: secrets)
     }
 }
 

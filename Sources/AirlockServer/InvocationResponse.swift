@@ -8,7 +8,7 @@ import HTTPTypes
 ///
 /// 200 the tool ran (whatever its exit status, deadline or cancellation); 502 the engine failed to
 /// run it (same record plus `error`); 403 denied; 422 refused before launch for the request's own
-/// sake (mounts, seccomp profile); 503 refused because the audit store or the engine is down.
+/// sake (mounts, secrets, seccomp profile); 503 refused because the audit store or the engine is down.
 public struct InvocationResponse: Sendable, Equatable {
     public var status: HTTPResponse.Status
     public var body: JSONValue
@@ -89,6 +89,7 @@ enum RefusalKind: String {
     case auditStore = "audit_store_unavailable"
     case engine = "engine_unavailable"
     case sandbox = "sandbox_not_attested"
+    case secrets = "secrets_refused"
 
     init(_ kind: Refusal.Kind) {
         switch kind {
@@ -97,12 +98,13 @@ enum RefusalKind: String {
         case .auditStore: self = .auditStore
         case .engine: self = .engine
         case .sandbox: self = .sandbox
+        case .secrets: self = .secrets
         }
     }
 
     var status: HTTPResponse.Status {
         switch self {
-        case .mount, .seccompProfile: .unprocessableContent
+        case .mount, .seccompProfile, .secrets: .unprocessableContent
         case .auditStore, .engine, .sandbox: .serviceUnavailable
         }
     }

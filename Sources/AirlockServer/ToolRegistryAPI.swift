@@ -11,7 +11,7 @@ import Logging
 extension WorkerAPI {
     static let toolKeys: Set<String> = [
         "name", "description", "docker_image", "allowed_subcommands", "require_semantic_judge", "default_timeout_seconds", "grammar",
-        "tenant_id",
+        "tenant_id", "secrets",
     ]
 
     var registry: any ToolRegistryStore {
@@ -62,6 +62,13 @@ extension WorkerAPI {
         guard (1...max(1, maximumTimeout)).contains(timeout) else {
             throw APIError.invalid("default_timeout_seconds", "must be from 1 to \(maximumTimeout) (the \(grammar) tool's timeout)")
         }
+        let secrets = try object.strings("secrets") ?? []
+        for (index, secret) in secrets.enumerated() where !base.container.secrets.contains(where: { $0.name == secret }) {
+            let declared = base.container.secrets.map(\.name)
+            throw APIError.invalid(
+                "secrets[\(index)]",
+                "'\(secret)' is not a secret of the \(grammar) tool (\(declared.isEmpty ? "it declares none" : "it declares: " + declared.joined(separator: ", ")))")
+        }
         let description = try object.string("description") ?? ""
         guard description.utf8.count <= 1024 else { throw APIError.invalid("description", "must be at most 1024 bytes") }
 
@@ -73,7 +80,8 @@ extension WorkerAPI {
         }
         let tool = RegisteredTool(
             name: name, tenantId: tenantID, description: description, dockerImage: image, allowedSubcommands: subcommands,
-            requireSemanticJudge: requireSemanticJudge, defaultTimeoutSeconds: timeout, grammar: grammar)
+            requireSemanticJudge: requireSemanticJudge, defaultTimeoutSeconds: timeout, grammar: grammar,
+            secrets: secrets.isEmpty ? nil : Array(Set(secrets)).sorted())
         let outcome: RegistrationOutcome
         let registry = try self.registry
         do {
@@ -157,7 +165,7 @@ extension WorkerAPI {
             "name": .string(tool.name), "scope": "global", "docker_image": .string(tool.container.image),
             "grammar": .string(tool.name), "default_timeout_seconds": .integer(Int64(tool.container.timeoutSeconds)),
             "require_semantic_judge": true, "allowed_subcommands": .array(tool.grammar.root.subcommands.keys.sorted().map { .string($0) }),
-            "description": .string(tool.grammar.description),
+            "description": .string(tool.grammar.description), "secrets": .array(tool.container.secrets.map { .string($0.name) }),
         ])
     }
 
@@ -167,6 +175,7 @@ extension WorkerAPI {
             "grammar": .string(tool.grammar), "default_timeout_seconds": .integer(Int64(tool.defaultTimeoutSeconds)),
             "require_semantic_judge": .bool(tool.requireSemanticJudge), "allowed_subcommands": .array(tool.allowedSubcommands.map { .string($0) }),
             "description": .string(tool.description), "registered_at": .string(Timestamp.rfc3339(tool.registeredAt)),
+            "secrets": .array((tool.secrets ?? []).map { .string($0) }),
         ])
     }
 }

@@ -82,6 +82,8 @@ public struct WorkerAPI: Sendable {
         }
         let registered = try await registeredTool(body.toolName, tenantID: body.tenantID, policy: judge.policy)
         try body.checkNames(in: judge.policy, registered: registered != nil)
+        let declared = judge.policy.tools[registered?.grammar ?? body.toolName]?.container.secrets.map(\.name) ?? []
+        try body.checkSecrets(declared: registered.map { ($0.secrets ?? []).filter(declared.contains) } ?? declared)
         let streaming = request.headers[.accept]?.contains(InvocationStream.contentType) == true
         let relay = streaming ? OutputRelay() : nil
         var invocation = body.invocationRequest(executionID: executionID, traceID: traceID)

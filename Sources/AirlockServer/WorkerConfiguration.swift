@@ -1,3 +1,5 @@
+import AirlockEngine
+import AirlockInvocation
 import Foundation
 
 /// How `airlock serve` listens, whom it lets in, and its limits.
@@ -24,6 +26,10 @@ public struct WorkerConfiguration: Sendable {
     /// Finished answers kept for repeated execution ids.
     public var rememberedResults = 1000
     public var rememberedBytes = 64 << 20
+    /// The key of the secrets' fingerprints in events; `airlock serve` uses the state directory's.
+    public var secretFingerprints = SecretFingerprints()
+    /// Where secrets are written for the containers (a tmpfs).
+    public var secretStaging = SecretStaging()
     /// Called once listening, with what to tell a user (curl examples).
     public var onListening: @Sendable ([ListeningAddress]) async -> Void = { _ in }
 

@@ -140,9 +140,11 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
+        let fingerprints: SecretFingerprints
         do {
             // Whose invocations are this worker's to reconcile after a crash: this state directory's.
             try ContainerOwner.adoptInstance(stateDirectory: audit.resolvedStateDirectory)
+            fingerprints = try SecretFingerprints.load(stateDirectory: audit.resolvedStateDirectory)
         } catch {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error
@@ -165,6 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxBodyBytes = maxBody
         configuration.grace = .milliseconds(Int64(grace * 1000))
         configuration.retentionBytes = retain
+        configuration.secretFingerprints = fingerprints
         configuration.onListening = { addresses in Self.announce(addresses, policy: initial, format: format, logger: logger) }
 
         let profiles = SeccompProfileCache { path throws(SeccompProfileError) in try PolicyFiles.seccompProfile(path).reference }

@@ -140,6 +140,8 @@ struct ReapCommand: AsyncParsableCommand {
             if !directories.isEmpty { print("removed abandoned engine directories: \(directories.joined(separator: ", "))") }
             let staged = MountStaging().removeAbandoned()
             if !staged.isEmpty { print("released abandoned staged mounts: \(staged.joined(separator: ", "))") }
+            let secrets = SecretStaging().removeAbandoned()
+            if !secrets.isEmpty { print("removed abandoned secrets directories: \(secrets.joined(separator: ", "))") }
         } catch {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error

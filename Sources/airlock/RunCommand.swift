@@ -19,12 +19,19 @@ struct RunCommand: AsyncParsableCommand {
             mount, seccomp profile or engine problem), 124 deadline passed, 125 the engine could not \
             run the tool (missing image, engine error), 130 cancelled.
 
+            Secrets the tool's policy entry declares are read from a file (--secret NAME=@FILE, its \
+            bytes exactly) or from Airlock's environment (--secret NAME=env:VARIABLE), never from the \
+            command line; their values are redacted from the tool's output.
+
             Example: airlock run --context readonly --mount /srv/repo:/workspace -- git log --oneline
             """
     )
 
     @Option(name: .customLong("mount"), help: "HOST:PATH[:ro|rw], inside the tool's mount roots; repeatable.")
     var mounts: [String] = []
+
+    @Option(name: .customLong("secret"), help: "NAME=@FILE or NAME=env:VARIABLE: a secret the tool declares; repeatable.")
+    var secrets: [String] = []
 
     @Option(help: "Seconds; may only shorten the policy's timeout.")
     var timeout: Double?
@@ -46,6 +53,11 @@ struct RunCommand: AsyncParsableCommand {
         try request.validate(example: "run")
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if retain < 0 { throw ValidationError("--retain cannot be negative") }
+        var names: Set<String> = []
+        for text in secrets {
+            let secret = try SecretArgument(parsing: text)
+            guard names.insert(secret.name).inserted else { throw ValidationError("--secret \(secret.name) is given twice") }
+        }
     }
 
     func run() async throws {
@@ -71,10 +83,18 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             try refuse("\(error)", decision: nil)
         }
+        let secretValues: SecretValues
+        let fingerprints: SecretFingerprints
+        do {
+            secretValues = try SecretArgument.values(secrets.map { text throws(ValidationError) in try SecretArgument(parsing: text) })
+            fingerprints = secretValues.isEmpty ? SecretFingerprints() : try SecretFingerprints.load(stateDirectory: audit.resolvedStateDirectory)
+        } catch {
+            try refuse("\(error)", decision: nil)
+        }
         let invocation = InvocationRequest(
             toolName: command[0], rawArguments: JudgeCommand.rawArguments(expected: command), tenantID: request.tenant,
             securityContext: request.context, mounts: mountRequests, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
-            runtimeOverride: runtime)
+            runtimeOverride: runtime, secrets: secretValues)
         let judge = Judge(policy: loaded)
         let trail = try await openedTrail
         // Events a previous run could not commit go first, in their order.
@@ -93,7 +113,7 @@ struct RunCommand: AsyncParsableCommand {
                 return resolved
             },
             trail: trail, sandbox: sandbox, retentionBytes: request.format == .json ? retain : 0, logger: Self.logger,
-            loadProfile: { path throws(SeccompProfileError) in
+            fingerprints: fingerprints, loadProfile: { path throws(SeccompProfileError) in
                 try PolicyFiles.seccompProfile(path).reference
             })
 
@@ -104,7 +124,8 @@ struct RunCommand: AsyncParsableCommand {
             // tool's output is still drained and counted to its end.
             signal(SIGPIPE, SIG_IGN)
             // Larger pipes to our reader mean fewer wake-ups on both sides (fails harmlessly when
-            // stdout is not a pipe); the output is spliced to ours without being copied through us.
+            // stdout is not a pipe); the output is spliced to ours without being copied through us,
+            // unless there are secrets: then every chunk goes through the redactor.
             for descriptor in [STDOUT_FILENO, STDERR_FILENO] { EnginePipe.enlarge(descriptor, to: 1 << 20) }
             output = .descriptors(stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
         }

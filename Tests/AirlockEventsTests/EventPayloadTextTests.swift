@@ -83,6 +83,25 @@ struct EventPayloadTextTests {
         #expect(try EventRecord(started, eventID: "e-6").decode(CliToolInvocationStarted.self) == started)
     }
 
+    /// The secrets' names and fingerprints are new fields, written only when secrets were given:
+    /// the texts above, without them, are unchanged.
+    @Test func secretsAreNamesAndFingerprintsOnly() throws {
+        let started = CliToolInvocationStarted(
+            executionId: "x", toolName: "gh", dockerImage: "i:1", command: ["/usr/bin/gh"], args: [], tenantId: "acme", startedAt: Self.moment,
+            securityContext: "c", ruleId: "r", requestedSubcommand: "gh", policyDigest: "sha256:p", seccompProfileDigest: "sha256:s",
+            engine: "podman 4.3.1", containerName: "airlock-x", owner: "o", timeoutMs: 1, secrets: ["GH_TOKEN": "0a1b2c3d", "A": "ffffffff"])
+        let record = EventRecord(started, eventID: "e-5")
+        #expect(record.payload.hasSuffix(#","secrets":{"A":"ffffffff","GH_TOKEN":"0a1b2c3d"},"security_context":"c","started_at":"2026-11-18T11:06:40.125Z","tenant_id":"acme","timeout_ms":1,"tool_name":"gh"}"#), "\(record.payload)")
+        #expect(try record.decode(CliToolInvocationStarted.self).secrets == ["GH_TOKEN": "0a1b2c3d", "A": "ffffffff"])
+        let completed = CliToolInvocationCompleted(
+            executionId: "x", toolName: "gh", exitCode: 0, stdoutBytes: 1, stderrBytes: 0, durationMs: 1, completedAt: Self.moment, tenantId: "acme",
+            outcome: .exited, secrets: ["GH_TOKEN": "0a1b2c3d"])
+        let completedRecord = EventRecord(completed, eventID: "e-6")
+        #expect(completedRecord.payload.contains(#""secrets":{"GH_TOKEN":"0a1b2c3d"}"#), "\(completedRecord.payload)")
+        #expect(try completedRecord.decode(CliToolInvocationCompleted.self).secrets == ["GH_TOKEN": "0a1b2c3d"])
+        #expect(!Self.records[1].payload.contains("secrets") && !Self.records[2].payload.contains("secrets"))
+    }
+
     /// Every control character escaped, by name where JSON has one, else as `\u00xx`; quotes and
     /// backslashes escaped; nothing else (slashes, DEL, U+2028, accents and emoji as they are).
     @Test func stringsAreEscapedAsJSONRequiresAndNoMore() throws {

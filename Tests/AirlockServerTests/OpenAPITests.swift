@@ -1,4 +1,4 @@
-import AirlockServer
+@testable import AirlockServer
 import Foundation
 import Testing
 import Yams
@@ -24,6 +24,17 @@ extension WorkerSuite {
             let registered = Set(worker.worker.routes.map(\.description))
             try await worker.stop()
             #expect(documented == registered, "documented only: \(documented.subtracting(registered)); served only: \(registered.subtracting(documented))")
+        }
+
+        @Test("the request bodies describe exactly the fields the server reads, secrets included")
+        func requestFields() throws {
+            let root = try #require(try Yams.load(yaml: String(contentsOfFile: Self.document, encoding: .utf8)) as? [String: Any])
+            let schemas = try #require((root["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+            let invocation = try #require(schemas["InvocationRequest"]?["properties"] as? [String: Any])
+            #expect(Set(invocation.keys) == InvocationBody.keys)
+            let registration = try #require(schemas["CliToolRegistration"]?["properties"] as? [String: Any])
+            #expect(Set(registration.keys) == WorkerAPI.toolKeys)
+            #expect((invocation["secrets"] as? [String: Any])?["description"] as? String != nil)
         }
 
         @Test("every $ref points at a component that exists")

@@ -97,7 +97,8 @@ final class TestWorker: Sendable {
     var store: any EventStore { trail.store }
 
     static func start(
-        directory given: String? = nil, store: (any EventStore)? = nil, configure: (inout WorkerConfiguration) -> Void = { _ in }
+        directory given: String? = nil, store: (any EventStore)? = nil, engine engineName: String = "podman",
+        configure: (inout WorkerConfiguration) -> Void = { _ in }
     ) async throws -> TestWorker {
         let directory = given ?? NSTemporaryDirectory() + "airlock-serve-\(UUID().uuidString.prefix(8))"
         let workspace = directory + "/workspace"
@@ -112,7 +113,7 @@ final class TestWorker: Sendable {
         let eventStore: any EventStore = try store ?? SQLiteEventStore(path: directory + "/events.sqlite", use: .longLived)
         let trail = AuditTrail(store: eventStore, spool: try EventSpool(directory: directory + "/spool"), logger: logger)
         let engine = WorkerEngine(
-            logger: logger, resolve: { () async throws(EngineError) -> CommandLineEngine in try await EngineResolver(explicit: "podman").resolve() },
+            logger: logger, resolve: { () async throws(EngineError) -> CommandLineEngine in try await EngineResolver(explicit: engineName).resolve() },
             onFirstResolved: { _ in })
         let (announced, announce) = AsyncStream.makeStream(of: [ListeningAddress].self)
         var configuration = WorkerConfiguration(socketPath: directory + "/airlock.sock")

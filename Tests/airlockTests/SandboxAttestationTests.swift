@@ -145,7 +145,7 @@ struct SandboxAttestationTests {
         #expect(doctor.status == 1, "\(doctor.stdout)")
         if engine == "podman" {
             #expect(doctor.stdout.contains("FAIL sandbox kubectl: writable places: expected /tmp noexec, found /data exec, /tmp noexec"), "\(doctor.stdout)")
-            #expect(doctor.stdout.contains("other mounts: expected nothing, found /data"))
+            #expect(doctor.stdout.contains("other mounts: expected /run/secrets/kubeconfig, found /data, /run/secrets/kubeconfig"))
             #expect(!doctor.stdout.contains("capabilities") && !doctor.stdout.contains("INJECTED"), "pinned: \(doctor.stdout)")
         } else {
             #expect(doctor.stdout.contains("FAIL sandbox kubectl: environment:") && doctor.stdout.contains("HTTP_PROXY"), "\(doctor.stdout)")
@@ -229,7 +229,7 @@ struct SandboxAttestationTests {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any], "\(answer)")
         #expect(json["ready"] as? Bool == false)
         let notReady = (json["not_ready"] as? [String]) ?? []
-        let expected = engine == "podman" ? "other mounts: expected nothing, found /data" : "HTTP_PROXY"
+        let expected = engine == "podman" ? "other mounts: expected /run/secrets/kubeconfig, found /data, /run/secrets/kubeconfig" : "HTTP_PROXY"
         #expect(notReady.contains { $0.hasPrefix("sandbox kubectl:") && $0.contains(expected) }, "\(notReady)")
         #expect(!answer.contains("s3cr3t"))
     }
