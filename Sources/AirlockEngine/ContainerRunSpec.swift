@@ -25,12 +25,15 @@ public struct ContainerRunSpec: Sendable, Hashable {
     public var owner: ContainerOwner
     /// Bytes for the tool's standard input (bounded by the caller); nil: no input, stdin at EOF.
     public var stdin: [UInt8]?
+    /// The forwarder and proxy socket of a tool with egress (see `launched`); nil: no network.
+    public var egress: EgressAttachment?
 
     public init(
         executionID: String, toolName: String, tenant: String, container: ContainerSpec, arguments: [String],
         mounts: [Mount] = [], runtimeOverride: String? = nil, timeoutOverride: Duration? = nil,
-        owner: ContainerOwner = .current, stdin: [UInt8]? = nil
+        owner: ContainerOwner = .current, stdin: [UInt8]? = nil, egress: EgressAttachment? = nil
     ) {
+        self.egress = egress
         self.stdin = stdin
         self.executionID = executionID
         self.toolName = toolName

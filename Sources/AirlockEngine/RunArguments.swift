@@ -12,6 +12,7 @@ public enum RunArguments {
     public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     public static func build(_ spec: ContainerRunSpec, for engine: EngineKind) -> [String] {
+        let spec = spec.launched
         let container = spec.container
         let limits = container.resources
         var argv = ["run", "--rm", "--name", spec.containerName]

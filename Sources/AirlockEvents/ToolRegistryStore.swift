@@ -1,3 +1,4 @@
+import AirlockPolicy
 import Foundation
 
 /// A CLI tool a tenant registered at run time, with the gateway's fields (`POST /v1/cli-tools`).
@@ -12,11 +13,14 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     /// The policy tool whose grammar, container and deny rules it borrows.
     public var grammar: String
     public var registeredAt: Date
+    /// Endpoints it may reach, within its base tool's egress; nil: its base tool's.
+    public var egress: [EgressRule]?
 
     public init(
         name: String, tenantId: String, description: String, dockerImage: String, allowedSubcommands: [String],
-        requireSemanticJudge: Bool, defaultTimeoutSeconds: Int, grammar: String, registeredAt: Date = Date()
+        requireSemanticJudge: Bool, defaultTimeoutSeconds: Int, grammar: String, registeredAt: Date = Date(), egress: [EgressRule]? = nil
     ) {
+        self.egress = egress
         self.name = name
         self.tenantId = tenantId
         self.description = description
@@ -32,7 +36,7 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, tenantId = "tenant_id", description, dockerImage = "docker_image", allowedSubcommands = "allowed_subcommands"
         case requireSemanticJudge = "require_semantic_judge", defaultTimeoutSeconds = "default_timeout_seconds", grammar
-        case registeredAt = "registered_at"
+        case registeredAt = "registered_at", egress
     }
 
     /// Its `CliToolRegistered` event.

@@ -42,6 +42,10 @@ public struct Recovery: Sendable {
         if !unstaged.isEmpty {
             logger.info("Released abandoned staged mounts", metadata: ["directories": "\(unstaged.joined(separator: ", "))"])
         }
+        let sockets = EgressAttachment.removeAbandoned()
+        if !sockets.isEmpty {
+            logger.info("Removed abandoned egress socket directories", metadata: ["directories": "\(sockets.joined(separator: ", "))"])
+        }
         if thorough {
             do {
                 let removed = try await OrphanReaper(engine: engine).reap()

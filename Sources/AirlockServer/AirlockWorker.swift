@@ -28,7 +28,7 @@ public struct AirlockWorker: Service {
 
     public init(
         configuration: WorkerConfiguration, policy: LivePolicy, trail: AuditTrail, engine: WorkerEngine, sandbox: SandboxAttestor,
-        logger: Logger, loadProfile: @escaping InvocationPipeline.ProfileLoader
+        logger: Logger, egress: (any EgressGateway)? = EgressProxyGateway(), loadProfile: @escaping InvocationPipeline.ProfileLoader
     ) {
         self.sandbox = sandbox
         self.configuration = configuration
@@ -38,7 +38,7 @@ public struct AirlockWorker: Service {
         self.logger = logger
         let pipeline = InvocationPipeline(
             engine: { () async throws(EngineError) -> any ContainerEngine in try await engine.engine() }, trail: trail, sandbox: sandbox,
-            retentionBytes: configuration.retentionBytes, logger: logger, loadProfile: loadProfile)
+            retentionBytes: configuration.retentionBytes, logger: logger, egress: egress, loadProfile: loadProfile)
         scheduler = InvocationScheduler(
             pipeline: pipeline, limits: configuration.limits,
             registry: InvocationRegistry(maxEntries: configuration.rememberedResults, maxBytes: configuration.rememberedBytes), logger: logger)

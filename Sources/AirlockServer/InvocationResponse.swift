@@ -89,6 +89,7 @@ enum RefusalKind: String {
     case auditStore = "audit_store_unavailable"
     case engine = "engine_unavailable"
     case sandbox = "sandbox_not_attested"
+    case egress = "egress_unavailable"
 
     init(_ kind: Refusal.Kind) {
         switch kind {
@@ -97,13 +98,14 @@ enum RefusalKind: String {
         case .auditStore: self = .auditStore
         case .engine: self = .engine
         case .sandbox: self = .sandbox
+        case .egress: self = .egress
         }
     }
 
     var status: HTTPResponse.Status {
         switch self {
         case .mount, .seccompProfile: .unprocessableContent
-        case .auditStore, .engine, .sandbox: .serviceUnavailable
+        case .auditStore, .engine, .sandbox, .egress: .serviceUnavailable
         }
     }
 }

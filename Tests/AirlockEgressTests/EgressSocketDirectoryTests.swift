@@ -15,8 +15,8 @@ struct EgressSocketDirectoryTests {
         try FileManager.default.createSymbolicLink(atPath: base + "/link", withDestinationPath: base + "/real")
         defer { try? FileManager.default.removeItem(atPath: base) }
         let cases: [(parent: String, id: String, message: String)] = [
-            ("/tmp/airlock-egress", "x", "'/tmp' is unsafe: its mode 1777 lets others write"),
-            (base + "/link/egress", "x", "'\(base)/link' is unsafe: it is a symlink"),
+            ("/tmp/airlock-egress", "x", "'/tmp' is unsafe for egress sockets: its mode 1777 lets others write"),
+            (base + "/link/egress", "x", "'\(base)/link' is unsafe for egress sockets: it is a symlink"),
             (base + "/real", "../x", "execution id '../x' cannot name"),
             ("relative/egress", "x", "must be an absolute path"),
         ]
