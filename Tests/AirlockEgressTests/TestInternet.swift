@@ -141,8 +141,8 @@ struct TestInternet {
     }
 
     private func tearDown() {
-        try? Self.run("/usr/sbin/ip", "link", "del", "ae\(id.prefix(6))h")
-        try? Self.run("/usr/sbin/ip", "netns", "del", namespace)
+        _ = try? Self.run("/usr/sbin/ip", "link", "del", "ae\(id.prefix(6))h")
+        _ = try? Self.run("/usr/sbin/ip", "netns", "del", namespace)
         Self.removeHostsLines { $0.hasSuffix(hostsMarker) }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -160,7 +160,7 @@ struct TestInternet {
             for pid in ((try? output("/usr/sbin/ip", "netns", "pids", name)) ?? "").split(separator: "\n").compactMap({ Int32($0) }) {
                 kill(pid, SIGKILL)
             }
-            try? run("/usr/sbin/ip", "netns", "del", name)
+            _ = try? run("/usr/sbin/ip", "netns", "del", name)
             let id = name.split(separator: "-").last.map(String.init) ?? ""
             removeHostsLines { $0.hasSuffix("# airlock-egress-test \(id)") }
         }
