@@ -141,7 +141,8 @@ struct EgressPipelineTests {
             let reached = records[0]
             #expect(reached.host == internet.allowedName && reached.port == 443 && reached.allowed && reached.reason == nil, "\(reached)")
             let servedAllowed = try #require(served.first { $0.sni == internet.allowedName })
-            #expect(reached.bytesSent == Int64(servedAllowed.received), "\(reached) \(servedAllowed)")
+            // As the server counted them, but for a TLS alert either side may send after the other stopped reading.
+            #expect(reached.bytesSent >= Int64(servedAllowed.received) && reached.bytesSent <= Int64(servedAllowed.received) + 64, "\(reached) \(servedAllowed)")
             #expect(reached.bytesReceived <= Int64(servedAllowed.sent) && reached.bytesReceived >= Int64(servedAllowed.sent) - 64)
             #expect(records[1] == EgressConnection(host: internet.allowedName, port: 8443, bytesSent: 0, bytesReceived: 0, allowed: false, reason: "port_not_allowed"))
             #expect(records[2] == EgressConnection(host: internet.forbiddenName, port: 443, bytesSent: 0, bytesReceived: 0, allowed: false, reason: "not_allowed"))
