@@ -92,6 +92,8 @@ let package = Package(
             name: "AirlockEgress",
             dependencies: [
                 "AirlockPolicy",
+                // ExecutionDirectory: the socket's root-only directory, as mount staging's.
+                "AirlockEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -148,6 +150,8 @@ let package = Package(
                 "AirlockSeccomp",
                 "AirlockEvents",
                 "AirlockInvocation",
+                // The egress proxy each invocation of a tool with egress gets (SwiftNIO, as the server).
+                "AirlockEgress",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,6 +170,8 @@ let package = Package(
                 "AirlockEngine",
                 "AirlockSeccomp",
                 "AirlockEvents",
+                // `run`, shared by airlock and airlock-worker.
+                "AirlockInvocation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -242,7 +248,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockEgressTests",
-            dependencies: ["AirlockEgress", "AirlockPolicy", "AirlockEngine", "AirlockTestSupport"],
+            dependencies: [
+                "AirlockEgress", "AirlockPolicy", "AirlockEngine", "AirlockTestSupport", "AirlockInvocation", "AirlockServer", "AirlockEvents",
+                "AirlockSeccomp", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

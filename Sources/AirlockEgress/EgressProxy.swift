@@ -1,8 +1,13 @@
+import AirlockEngine
 import AirlockPolicy
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One invocation's egress proxy: the only way its tool reaches anything.
 ///
@@ -21,7 +26,7 @@ import Synchronization
 /// Built on SwiftNIO (its HTTP/1 decoder, its resolver and Happy Eyeballs connect, NIOTLS's
 /// ClientHello parser), the event loops Airlock's worker already runs.
 public final class EgressProxy: Sendable {
-    public static let defaultParent = "/run/airlock/egress"
+    public static let defaultParent = EgressAttachment.defaultSocketParent
     public static let socketName = "proxy.sock"
 
     public struct Configuration: Sendable {
@@ -37,7 +42,7 @@ public final class EgressProxy: Sendable {
     /// The socket to bind into the container (the engine's `--mount` source).
     public let socketPath: String
     public let configuration: Configuration
-    private let directory: EgressSocketDirectory
+    private let directory: ExecutionDirectory
     private let ledger: EgressLedger
     private let state = Mutex(State())
 
@@ -48,7 +53,7 @@ public final class EgressProxy: Sendable {
         var finishing = false
     }
 
-    private init(socketPath: String, directory: EgressSocketDirectory, configuration: Configuration) {
+    private init(socketPath: String, directory: ExecutionDirectory, configuration: Configuration) {
         self.socketPath = socketPath
         self.directory = directory
         self.configuration = configuration
@@ -70,7 +75,12 @@ public final class EgressProxy: Sendable {
         guard socketPath.utf8.count < 108 else {
             throw EgressError(.malformed, "egress socket path '\(socketPath)' is longer than a Unix socket path may be (107 bytes)")
         }
-        let directory = try EgressSocketDirectory.create(parent: parent, executionID: executionID)
+        let directory: ExecutionDirectory
+        do {
+            directory = try ExecutionDirectory.create(parent: parent, executionID: executionID, purpose: purpose)
+        } catch {
+            throw EgressError(error.code == .malformed ? .malformed : .unsafeDirectory, error.message)
+        }
         let proxy = EgressProxy(socketPath: socketPath, directory: directory, configuration: configuration)
         do {
             let server = try await ServerBootstrap(group: group)
@@ -80,7 +90,7 @@ public final class EgressProxy: Sendable {
                 .bind(unixDomainSocketPath: socketPath)
                 .get()
             proxy.state.withLock { $0.server = server }
-            try directory.openSocket(socketPath)
+            try openSocket(socketPath)
         } catch {
             _ = await proxy.finish()
             if let error = error as? EgressError { throw error }
@@ -107,7 +117,22 @@ public final class EgressProxy: Sendable {
     /// Returns the paths removed.
     @discardableResult
     public static func removeAbandoned(parent: String = defaultParent) -> [String] {
-        EgressSocketDirectory.removeAbandoned(parent: parent)
+        EgressAttachment.removeAbandoned(parent: parent)
+    }
+
+    static let purpose = ExecutionDirectory.Purpose(directory: "egress socket directory", use: "for egress sockets", content: "an egress socket")
+
+    /// The socket, made reachable by the container's user (65534, through the bind mount, which
+    /// does not pass through the root-only directories above it), and checked to be the socket
+    /// just bound.
+    private static func openSocket(_ socket: String) throws(EgressError) {
+        guard chmod(socket, 0o666) == 0 else {
+            throw EgressError(.listen, "cannot make egress socket '\(socket)' reachable", cause: String(cString: strerror(errno)))
+        }
+        var status = stat()
+        guard lstat(socket, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK, status.st_uid == geteuid() else {
+            throw EgressError(.listen, "egress socket '\(socket)' is not the socket the proxy bound")
+        }
     }
 
     /// A tool's new connection: refused beyond the limit or once finishing, else given the CONNECT pipeline.

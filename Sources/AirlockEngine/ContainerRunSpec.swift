@@ -25,15 +25,19 @@ public struct ContainerRunSpec: Sendable, Hashable {
     public var owner: ContainerOwner
     /// Bytes for the tool's standard input (bounded by the caller); nil: no input, stdin at EOF.
     public var stdin: [UInt8]?
-    /// How the invocation's secrets are bound in (`SecretStaging`); nil: the tool declares none.
+    /// How the invocation's secrets are bound in (`SecretStaging`, see `launched`); nil: the tool
+    /// declares none.
     public var secretLaunch: SecretLaunch?
+    /// The forwarder and proxy socket of a tool with egress (see `launched`); nil: no network.
+    public var egress: EgressAttachment?
 
     public init(
         executionID: String, toolName: String, tenant: String, container: ContainerSpec, arguments: [String],
         mounts: [Mount] = [], runtimeOverride: String? = nil, timeoutOverride: Duration? = nil,
-        owner: ContainerOwner = .current, stdin: [UInt8]? = nil, secretLaunch: SecretLaunch? = nil
+        owner: ContainerOwner = .current, stdin: [UInt8]? = nil, secretLaunch: SecretLaunch? = nil, egress: EgressAttachment? = nil
     ) {
         self.secretLaunch = secretLaunch
+        self.egress = egress
         self.stdin = stdin
         self.executionID = executionID
         self.toolName = toolName
@@ -50,14 +54,6 @@ public struct ContainerRunSpec: Sendable, Hashable {
     public var containerName: String { "airlock-\(executionID)" }
 
     public var runtime: String? { runtimeOverride ?? container.runtime }
-
-    /// The entrypoint the engine runs and every host path it binds: the policy's entrypoint and the
-    /// caller's staged mounts, with the secrets' launcher and files when there are secrets.
-    public var launch: (entrypoint: [String], mounts: [Mount]) {
-        guard let secretLaunch else { return (container.entrypoint, mounts) }
-        let secrets = secretLaunch.apply(to: container.entrypoint)
-        return (secrets.entrypoint, mounts + secrets.mounts)
-    }
 
     /// The policy's timeout, or a shorter one the caller asked for; never longer.
     public var effectiveTimeout: Duration {

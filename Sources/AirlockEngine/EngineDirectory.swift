@@ -43,19 +43,7 @@ public struct EngineDirectory {
     /// runs. A directory holding anything but conmon's `oom` file is kept. Returns the paths removed.
     @discardableResult
     public static func removeAbandoned(in parent: String = Self.parent) -> [String] {
-        let parent = parent.hasSuffix("/") ? parent : parent + "/"
-        guard let listing = opendir(parent) else { return [] }
-        defer { closedir(listing) }
-        var removed: [String] = []
-        while let entry = readdir(listing) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = ownerPID(name), pid != getpid(), ContainerOwner.noSuchProcess(pid) else { continue }
-            var status = stat()
-            let path = parent + name
-            guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == getuid() else { continue }
-            if remove(path) { removed.append(path) }
-        }
-        return removed
+        ExecutionDirectory.abandoned(in: parent, ownerPID: ownerPID).filter(remove)
     }
 
     /// The pid in `airlock-engine-<pid>-XXXXXX`; nil for any other name.

@@ -38,23 +38,12 @@ public struct MountStaging: Sendable {
         let targets = try MountResolver.check(requests, roots: roots)
         guard !targets.isEmpty else { return .none }
         guard geteuid() == 0 else { throw Self.privilegeError(reason: "Airlock is not running as root") }
-        guard Self.isSafeName(executionID) else {
-            throw MountError(.malformed, "execution id '\(executionID)' cannot name a staging directory (letters, digits, '_', '.', '-')")
-        }
-        try prepareParent()
-        let directory = parent + "/\(getpid())-\(executionID)"
+        let directory: String
         do {
-            guard try MountSystemCalls.makeDirectory(directory, mode: 0o700) else {
-                throw MountError(.staging, "staging directory '\(directory)' already exists: is execution id '\(executionID)' running twice?")
-            }
-        } catch let error as SystemCallError {
-            throw Self.stagingError(error)
-        } catch let error as MountError {
-            throw error
+            directory = try ExecutionDirectory.create(parent: parent, executionID: executionID, purpose: Self.purpose).path
         } catch {
-            throw MountError(.staging, "\(error)")
+            throw Self.stagingError(error)
         }
-        try Self.verify(directory, isPrivate: true)
 
         var entries: [StagedMounts.Entry] = []
         do {
@@ -108,55 +97,7 @@ public struct MountStaging: Sendable {
         }
     }
 
-    /// Creates the parent's missing directories and checks every directory from `/` down: a real
-    /// directory (not a symlink), owned by root, writable by nobody else.
-    func prepareParent() throws(MountError) {
-        guard parent.hasPrefix("/") else { throw MountError(.staging, "staging directory '\(parent)' must be an absolute path") }
-        var path = ""
-        try Self.verify("/", isPrivate: false)
-        for component in parent.split(separator: "/") {
-            path += "/" + component
-            do {
-                if try MountSystemCalls.linkStatus(path) == nil {
-                    try MountSystemCalls.makeDirectory(path, mode: 0o755)
-                }
-            } catch {
-                throw Self.stagingError(error)
-            }
-            try Self.verify(path, isPrivate: false)
-        }
-    }
-
-    /// A real directory, root's, that only root can write to (`isPrivate`: that only root can enter).
-    static func verify(_ path: String, isPrivate: Bool) throws(MountError) {
-        let status: MountSystemCalls.FileStatus?
-        do {
-            status = try MountSystemCalls.linkStatus(path)
-        } catch {
-            throw stagingError(error)
-        }
-        let problem: String? =
-            if let status {
-                if status.isSymlink {
-                    "it is a symlink"
-                } else if !status.isDirectory {
-                    "it is not a directory"
-                } else if status.owner != 0 {
-                    "it is owned by uid \(status.owner), not root"
-                } else if status.permissions & (isPrivate ? 0o077 : 0o022) != 0 {
-                    "its mode \(String(status.permissions, radix: 8)) lets \(isPrivate ? "others in" : "others write")"
-                } else {
-                    nil
-                }
-            } else {
-                "it does not exist"
-            }
-        if let problem {
-            throw MountError(
-                .staging,
-                "staging directory '\(path)' is unsafe for host mounts: \(problem); every directory above a staged mount must be root's and writable only by root")
-        }
-    }
+    static let purpose = ExecutionDirectory.Purpose(directory: "staging directory", use: "for host mounts", content: "a staged mount")
 
     /// Removes the staging directories of processes that died without releasing theirs (SIGKILL, a
     /// crash): their mounts are detached, their entries and the directory removed. A live owner's
@@ -164,11 +105,7 @@ public struct MountStaging: Sendable {
     /// and nothing below a mount that cannot be detached is ever touched. Returns the paths removed.
     @discardableResult
     public func removeAbandoned() -> [String] {
-        var removed: [String] = []
-        for name in MountSystemCalls.entries(of: parent) {
-            guard let pid = Self.ownerPID(name), pid != getpid(), ContainerOwner.noSuchProcess(pid) else { continue }
-            let directory = parent + "/" + name
-            guard let status = try? MountSystemCalls.linkStatus(directory), status.isDirectory, status.owner == geteuid() else { continue }
+        ExecutionDirectory.removeAbandoned(in: parent) { directory in
             for entry in MountSystemCalls.entries(of: directory) where entry.allSatisfy(\.isASCIIDigit) {
                 let path = directory + "/" + entry
                 guard (try? MountSystemCalls.detachAll(path)) != nil,
@@ -176,23 +113,7 @@ public struct MountStaging: Sendable {
                 else { continue }
                 try? MountSystemCalls.remove(path, isDirectory: status.isDirectory)
             }
-            if (try? MountSystemCalls.remove(directory, isDirectory: true)) != nil { removed.append(directory) }
         }
-        return removed
-    }
-
-    /// The pid in `<pid>-<execution id>`; nil for any other name.
-    static func ownerPID(_ name: String) -> pid_t? {
-        guard let dash = name.firstIndex(of: "-"), name.index(after: dash) < name.endIndex,
-            let pid = pid_t(name[..<dash]), pid > 0
-        else { return nil }
-        return pid
-    }
-
-    /// 1 to 128 of letters, digits, `_`, `.`, `-`, not starting with `.`: one path component.
-    static func isSafeName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 128 && !name.hasPrefix(".")
-            && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }
     }
 
     static func privilegeError(reason: String) -> MountError {
@@ -201,11 +122,13 @@ public struct MountStaging: Sendable {
             "host mounts need root (CAP_SYS_ADMIN) so that Airlock can bind exactly the directory it checked, and \(reason); run Airlock as root or invoke the tool without mounts")
     }
 
-    static func stagingError(_ error: SystemCallError) -> MountError {
-        if error.errno == EACCES || error.errno == EPERM || error.errno == EROFS {
-            return privilegeError(reason: "\(error.call) \(error.path) failed: \(error.reason)")
+    static func stagingError(_ error: ExecutionDirectory.Failure) -> MountError {
+        switch error.code {
+        case .malformed: return MountError(.malformed, error.message)
+        case .system where error.errno == EACCES || error.errno == EPERM || error.errno == EROFS:
+            return privilegeError(reason: error.message)
+        case .unsafe, .exists, .system: return MountError(.staging, error.message, errno: error.errno)
         }
-        return MountError(.staging, "cannot prepare the staging directory: \(error.call) \(error.path): \(error.reason)", errno: error.errno)
     }
 }
 

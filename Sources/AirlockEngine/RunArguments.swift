@@ -12,6 +12,7 @@ public enum RunArguments {
     public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     public static func build(_ spec: ContainerRunSpec, for engine: EngineKind) -> [String] {
+        let spec = spec.launched
         let container = spec.container
         let limits = container.resources
         var argv = ["run", "--rm", "--name", spec.containerName]
@@ -52,13 +53,12 @@ public enum RunArguments {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
             argv += ["--env", "\(name)=\(value)"]
         }
-        let launch = spec.launch
-        for mount in launch.mounts {
+        for mount in spec.mounts {
             argv += ["--mount", "type=bind,source=\(mount.hostPath),target=\(mount.containerPath)\(mount.writable ? "" : ",readonly")"]
         }
-        argv += ["--entrypoint", launch.entrypoint[0]]
+        argv += ["--entrypoint", container.entrypoint[0]]
         argv.append(container.image)
-        argv += launch.entrypoint.dropFirst()
+        argv += container.entrypoint.dropFirst()
         argv += spec.arguments
         return argv
     }

@@ -89,7 +89,11 @@ public enum SandboxExpectation {
         checks.append(SandboxCheck(setting: "seccomp", expected: "filter", found: seccompMode(report.value("seccomp"))))
         checks.append(SandboxCheck(setting: "root filesystem", expected: "read-only", found: report.value("root_writable") == "0" ? "read-only" : "writable"))
         checks.append(SandboxCheck(setting: "writable places", expected: "/tmp noexec", found: list(report.values("writable"))))
-        checks.append(SandboxCheck(setting: "other mounts", expected: list(SecretLaunch.targets(for: container.secrets)), found: list(report.values("mount"))))
+        // The secrets' files and launcher, and with egress the forwarder and the socket; nothing else.
+        let expectedMounts =
+            SecretLaunch.targets(for: container.secrets)
+            + (container.egress == nil ? [] : [EgressAttachment.forwarderTarget, EgressAttachment.socketTarget])
+        checks.append(SandboxCheck(setting: "other mounts", expected: list(expectedMounts.sorted()), found: list(report.values("mount").sorted())))
         checks.append(SandboxCheck(setting: "devices", expected: list(standardDevices), found: list(report.values("device"))))
         if container.network == "none" {
             checks.append(SandboxCheck(setting: "network interfaces", expected: "lo", found: list(report.values("interface"))))
@@ -99,7 +103,7 @@ public enum SandboxExpectation {
         checks.append(SandboxCheck(setting: "pids limit", expected: "\(limits.pids)", found: report.value("pids_max")))
         checks.append(SandboxCheck(setting: "open files (nofile)", expected: "\(limits.openFiles):\(limits.openFiles)", found: report.value("nofile")))
         checks.append(SandboxCheck(setting: "processes (nproc)", expected: "\(limits.processes):\(limits.processes)", found: report.value("nproc")))
-        let policyNames = Set(container.environment.keys).union(["PATH"])
+        let policyNames = Set(container.environment.keys).union(["PATH"]).union(container.egress == nil ? [] : Array(EgressAttachment.environment.keys))
         let found = Set(report.values("env")).subtracting(engineVariables.subtracting(policyNames))
         checks.append(SandboxCheck(setting: "environment", expected: list(policyNames.sorted()), found: list(found.sorted())))
         return checks

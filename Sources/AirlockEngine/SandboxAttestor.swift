@@ -12,8 +12,10 @@ import Foundation
 /// call), attestations that held are kept there across processes. A sandbox that differs is never
 /// kept: it is attested again, and refused again, at every invocation.
 public actor SandboxAttestor {
-    /// The probe; nil: found at the first attestation (`SandboxCanary.locateProbe`).
+    /// The probe; nil: found at the first attestation (`InContainerProgram.probe`).
     public let probePath: String?
+    /// The egress forwarder; nil: found when a tool with egress is first attested.
+    public let forwarderPath: String?
     /// Where attestations that held are kept across processes; nil: this process only.
     public let directory: String?
     private var attested: [String: SandboxAttestation] = [:]
@@ -22,8 +24,9 @@ public actor SandboxAttestor {
     /// Why the probe could not be found, if it could not: no tool can be attested.
     private var probeProblem: String?
 
-    public init(probePath: String? = nil, directory: String? = nil) {
+    public init(probePath: String? = nil, forwarderPath: String? = nil, directory: String? = nil) {
         self.probePath = probePath
+        self.forwarderPath = forwarderPath
         self.directory = directory
     }
 
@@ -36,14 +39,14 @@ public actor SandboxAttestor {
             probe = probePath
         } else {
             do {
-                probe = try SandboxCanary.locateProbe()
+                probe = try InContainerProgram.probe.locate()
                 probeProblem = nil
             } catch {
                 probeProblem = error.description
                 throw error
             }
         }
-        let canary = SandboxCanary(engine: engine, probePath: probe)
+        let canary = SandboxCanary(engine: engine, probePath: probe, forwarderPath: container.egress == nil ? nil : try egressForwarder())
         let key = Self.key(canary: canary, container: container, runtimeOverride: runtimeOverride)
         if let known = attested[key] { return known }
         let fileKey = directory == nil ? nil : key
@@ -59,6 +62,15 @@ public actor SandboxAttestor {
             if let fileKey { keep(attestation.digest, as: fileKey) }
         }
         return attestation
+    }
+
+    /// The egress forwarder the canary and every tool with egress run: one binary for both, so
+    /// what the canary attested is what the tool gets.
+    ///
+    /// - Throws: `EngineError` when it cannot be found.
+    public nonisolated func egressForwarder() throws(EngineError) -> String {
+        if let forwarderPath { return forwarderPath }
+        return try InContainerProgram.egressForwarder.locate()
     }
 
     /// Attests every tool of the policy (worker start, SIGHUP, `airlock doctor`); never throws:
@@ -101,6 +113,7 @@ public actor SandboxAttestor {
         let parts =
             [canary.engine.path, canary.engine.version] + argv
             + [EngineConfiguration.identity(of: container.seccompProfile), EngineConfiguration.identity(of: canary.probePath)]
+            + (canary.forwarderPath.map { [EngineConfiguration.identity(of: $0)] } ?? [])
             + [EngineConfiguration.fingerprint(canary.engine)]
         return PolicyDigest.sha256(Array(parts.joined(separator: "\u{0}").utf8))
     }

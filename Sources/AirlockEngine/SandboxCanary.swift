@@ -7,24 +7,24 @@ import Foundation
 /// a limit each drop a setting without an error; the canary notices.
 public struct SandboxCanary: Sendable {
     public static let probeTarget = "/airlock-probe"
-    public static let probeVariable = "AIRLOCK_PROBE"
 
     public var engine: any ContainerEngine
     public var probePath: String
+    /// The egress forwarder, for tools with egress: their canary runs the probe under it, as the
+    /// tool runs; nil: such a tool cannot be attested.
+    public var forwarderPath: String?
     public var timeout: Duration = .seconds(60)
 
-    public init(engine: any ContainerEngine, probePath: String) {
+    public init(engine: any ContainerEngine, probePath: String, forwarderPath: String? = nil) {
         self.engine = engine
         self.probePath = probePath
-    }
-
-    /// `$AIRLOCK_PROBE`, else `airlock-probe` beside this executable (where the build scripts put it).
-    public static func locateProbe() throws(EngineError) -> String {
-        try InContainerProgram.locate("airlock-probe", variable: probeVariable)
+        self.forwarderPath = forwarderPath
     }
 
     /// The canary's container: the tool's, with the probe as its entrypoint and no caller input.
-    /// The probe's one argument is the tool's program, which it looks for in the image.
+    /// The probe's one argument is the tool's program, which it looks for in the image. A tool with
+    /// egress gets the forwarder, its mounts and variables as it will at each call; no proxy is
+    /// behind its socket (`/dev/null` stands in: the probe connects nowhere).
     public func spec(tool: String, container: ContainerSpec, runtimeOverride: String? = nil) -> ContainerRunSpec {
         var canary = container
         canary.entrypoint = [Self.probeTarget]
@@ -38,12 +38,16 @@ public struct SandboxCanary: Sendable {
             executionID: "canary-" + UUID().uuidString.lowercased(), toolName: tool, tenant: "airlock-canary", container: canary,
             arguments: Array(container.entrypoint.prefix(1)),
             mounts: [Mount(hostPath: probePath, containerPath: Self.probeTarget, writable: false)] + secretMounts,
-            runtimeOverride: runtimeOverride)
+            runtimeOverride: runtimeOverride,
+            egress: container.egress == nil ? nil : EgressAttachment(forwarderPath: forwarderPath ?? "", socketPath: "/dev/null"))
     }
 
     /// Attests one tool's sandbox. Throws when the canary could not run or report (engine failure,
     /// image missing); a sandbox that differs from the policy is an attestation that does not hold.
     public func attest(tool: String, container: ContainerSpec, runtimeOverride: String? = nil) async throws(EngineError) -> SandboxAttestation {
+        if container.egress != nil, forwarderPath == nil {
+            throw EngineError("the sandbox canary for \(tool) needs the egress forwarder, which was not found")
+        }
         let spec = spec(tool: tool, container: container, runtimeOverride: runtimeOverride)
         let result = try await ContainerRunner(engine: engine, retentionBytes: 64 << 10).run(spec)
         let output = String(decoding: result.stdout.keptHead + result.stdout.keptTail, as: UTF8.self)

@@ -46,7 +46,7 @@ public struct SecretStaging: Sendable {
 
     public var parent: String
     /// The launcher on the host; nil: found at the first invocation with an environment secret
-    /// (`InContainerProgram.locate`).
+    /// (`InContainerProgram.secretsLauncher`).
     public var launcher: String?
 
     public init(parent: String = Self.defaultParent, launcher: String? = nil) {
@@ -87,7 +87,7 @@ public struct SecretStaging: Sendable {
                 launcherProgram = launcher
             } else {
                 do {
-                    launcherProgram = try InContainerProgram.locate("airlock-secrets", variable: SecretLaunch.launcherVariable)
+                    launcherProgram = try InContainerProgram.secretsLauncher.locate()
                 } catch {
                     throw SecretError(.staging, "the secrets launcher cannot be found: \(error.description)")
                 }

@@ -179,14 +179,21 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
     public var traceId: String?
     /// As on `Started`: the secrets' names and fingerprints; absent when none was given.
     public var secrets: [String: String]?
+    /// Each connection the tool attempted through its egress proxy, allowed or not, in order;
+    /// absent for a tool without egress.
+    public var egress: [EgressConnection]?
+    /// Attempts beyond those kept in `egress` (counted, not recorded); absent when none was dropped.
+    public var egressDropped: Int?
 
     public init(
         executionId: String, toolName: String, exitCode: Int32?, stdoutBytes: Int64, stderrBytes: Int64, durationMs: Int64,
         completedAt: Date = Date(), tenantId: String, outcome: Outcome, oomKilled: Bool = false,
         stdoutTruncated: Bool = false, stderrTruncated: Bool = false, engineError: String? = nil, traceId: String? = nil,
-        secrets: [String: String]? = nil
+        secrets: [String: String]? = nil, egress: [EgressConnection]? = nil, egressDropped: Int? = nil
     ) {
         self.secrets = secrets
+        self.egress = egress
+        self.egressDropped = egressDropped
         self.executionId = executionId
         self.toolName = toolName
         self.exitCode = exitCode
@@ -214,6 +221,7 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
         case stderrBytes = "stderr_bytes", durationMs = "duration_ms", completedAt = "completed_at", tenantId = "tenant_id", outcome
         case timedOut = "timed_out", oomKilled = "oom_killed", cancelled, abandoned, stdoutTruncated = "stdout_truncated"
         case stderrTruncated = "stderr_truncated", engineError = "engine_error", traceId = "trace_id", secrets
+        case egress, egressDropped = "egress_dropped"
     }
 
     // Written by hand so that `exit_code`, a documented field, is present as null when unknown.
@@ -237,6 +245,34 @@ public struct CliToolInvocationCompleted: AuditPayload, Equatable {
         try container.encodeIfPresent(engineError, forKey: .engineError)
         try container.encodeIfPresent(traceId, forKey: .traceId)
         try container.encodeIfPresent(secrets, forKey: .secrets)
+        try container.encodeIfPresent(egress, forKey: .egress)
+        try container.encodeIfPresent(egressDropped, forKey: .egressDropped)
+    }
+}
+
+/// One connection a tool attempted through its egress proxy, as `Completed.egress` records it.
+/// Bytes are those written to the other side once the proxy let the connection through (the TLS
+/// handshake included); a denied attempt carries the reason (`not_allowed`, `port_not_allowed`,
+/// `sni_mismatch`, `resolve_failed`, `connect_failed`, `malformed_request`, `too_many_connections`).
+public struct EgressConnection: Codable, Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    public var bytesSent: Int64
+    public var bytesReceived: Int64
+    public var allowed: Bool
+    public var reason: String?
+
+    public init(host: String, port: Int, bytesSent: Int64, bytesReceived: Int64, allowed: Bool, reason: String? = nil) {
+        self.host = host
+        self.port = port
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.allowed = allowed
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, port, bytesSent = "bytes_sent", bytesReceived = "bytes_received", allowed, reason
     }
 }
 

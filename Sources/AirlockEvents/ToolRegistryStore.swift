@@ -1,3 +1,4 @@
+import AirlockPolicy
 import Foundation
 
 /// A CLI tool a tenant registered at run time, with the gateway's fields (`POST /v1/cli-tools`).
@@ -15,12 +16,16 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     /// The secrets of its base tool it accepts, by name; nil or empty: none (a tenant's image gets
     /// no credential it did not ask for at registration).
     public var secrets: [String]?
+    /// Endpoints it may reach, within its base tool's egress; nil: its base tool's.
+    public var egress: [EgressRule]?
 
     public init(
         name: String, tenantId: String, description: String, dockerImage: String, allowedSubcommands: [String],
-        requireSemanticJudge: Bool, defaultTimeoutSeconds: Int, grammar: String, registeredAt: Date = Date(), secrets: [String]? = nil
+        requireSemanticJudge: Bool, defaultTimeoutSeconds: Int, grammar: String, registeredAt: Date = Date(), secrets: [String]? = nil,
+        egress: [EgressRule]? = nil
     ) {
         self.secrets = secrets
+        self.egress = egress
         self.name = name
         self.tenantId = tenantId
         self.description = description
@@ -36,7 +41,7 @@ public struct RegisteredTool: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, tenantId = "tenant_id", description, dockerImage = "docker_image", allowedSubcommands = "allowed_subcommands"
         case requireSemanticJudge = "require_semantic_judge", defaultTimeoutSeconds = "default_timeout_seconds", grammar
-        case registeredAt = "registered_at", secrets
+        case registeredAt = "registered_at", secrets, egress
     }
 
     /// Its `CliToolRegistered` event.

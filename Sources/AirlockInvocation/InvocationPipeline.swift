@@ -90,6 +90,10 @@ public struct Refusal: Sendable, Error, CustomStringConvertible {
         /// A secret the tool does not declare or cannot hold (the caller's), or one Airlock cannot
         /// hand in safely, e.g. no tmpfs or not root (the operator's).
         case secrets
+        /// The tool's egress path could not be opened (no proxy in this process, the forwarder
+        /// missing, an unsafe socket directory), or a registered tool's egress exceeds its base
+        /// tool's: nothing was launched, and no network given instead.
+        case egress
     }
 
     public var kind: Kind
@@ -126,14 +130,17 @@ public struct InvocationPipeline: Sendable {
     public var secretStaging: SecretStaging
     /// The keyed fingerprints events record for secrets; the commands use the state directory's key.
     public var fingerprints: SecretFingerprints
+    /// Opens the egress path of a tool with `egress`; nil: such tools are refused.
+    public var egress: (any EgressGateway)?
 
     public init(
         engine: @escaping EngineSource, trail: AuditTrail, sandbox: SandboxAttestor, retentionBytes: Int = 1 << 20, logger: Logger,
         mountStaging: MountStaging = MountStaging(), secretStaging: SecretStaging = SecretStaging(),
-        fingerprints: SecretFingerprints = SecretFingerprints(), loadProfile: @escaping ProfileLoader
+        fingerprints: SecretFingerprints = SecretFingerprints(), egress: (any EgressGateway)? = nil, loadProfile: @escaping ProfileLoader
     ) {
         self.secretStaging = secretStaging
         self.fingerprints = fingerprints
+        self.egress = egress
         self.engine = engine
         self.trail = trail
         self.sandbox = sandbox
@@ -217,6 +224,18 @@ public struct InvocationPipeline: Sendable {
             container.image = registered.dockerImage
             container.timeoutSeconds = min(container.timeoutSeconds, Double(registered.defaultTimeoutSeconds))
             container.secrets = container.secrets.filter { (registered.secrets ?? []).contains($0.name) }
+            // Its own egress, within its base tool's; without one, the base tool's.
+            if let rules = registered.egress {
+                let beyond = container.egress.map { (try? EgressAllowList(rules))?.rules(beyond: $0) ?? rules } ?? rules
+                guard beyond.isEmpty, let own = try? EgressAllowList(rules) else {
+                    let refusal = Refusal(
+                        .egress,
+                        "the egress of registered tool \(registered.name) goes beyond its base tool \(registered.grammar)'s: \(beyond.map(\.description).joined(separator: "; "))")
+                    logger.error("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+                    return .refused(decision, refusal)
+                }
+                container.egress = own
+            }
         }
         // The secrets' files, on a tmpfs, live exactly as long as the mounts: released on every ending.
         let secretFiles: SecretStaging.Staged
@@ -254,10 +273,24 @@ public struct InvocationPipeline: Sendable {
             logger.error("Invocation refused: the sandbox is not attested", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
             return .refused(decision, refusal)
         }
+        // The egress path opens last of all that can refuse, and closes on every way the
+        // invocation ends from here: no listener, connection or socket outlives it.
+        var egressPath: (any EgressPath)?
+        var attachment: EgressAttachment?
+        if let allowList = container.egress {
+            switch await openEgress(allowList, request: request) {
+            case let .success((path, forwarder)):
+                egressPath = path
+                attachment = EgressAttachment(forwarderPath: forwarder, socketPath: path.socketPath)
+            case let .failure(refusal):
+                logger.error("Invocation refused before launch", metadata: metadata.merging(["reason": "\(refusal.message)"]) { $1 })
+                return .refused(decision, refusal)
+            }
+        }
         let spec = ContainerRunSpec(
             executionID: request.executionID, toolName: request.toolName, tenant: request.recordedTenant, container: container,
             arguments: request.arguments, mounts: mounts, runtimeOverride: request.runtimeOverride, timeoutOverride: request.timeout,
-            stdin: request.stdin, secretLaunch: secretFiles.launch)
+            stdin: request.stdin, secretLaunch: secretFiles.launch, egress: attachment)
         let fingerprints = fingerprints.fingerprints(of: request.secrets)
 
         var started = CliToolInvocationStarted(
@@ -277,6 +310,7 @@ public struct InvocationPipeline: Sendable {
             try await trail.recordStarted(started)
         } catch {
             logger.error("Invocation refused: the audit store is unavailable", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
+            _ = await egressPath?.close()
             return .refused(decision, Refusal(.auditStore, error.message))
         }
 
@@ -291,7 +325,10 @@ public struct InvocationPipeline: Sendable {
                 outcome: .engineFailure(status: 127, message: error.description), stdout: OutputCapture(limit: 0),
                 stderr: OutputCapture(limit: 0), durationMilliseconds: 0, oomKilled: false, exitCode: 127)
         }
-        await recordCompletion(of: result, request: request, toolName: request.toolName, secrets: fingerprints, metadata: metadata)
+        // The container has ended (exit, deadline, cancellation or engine failure): its
+        // connections close with the proxy.
+        let egressLog = await egressPath?.close()
+        await recordCompletion(of: result, request: request, toolName: request.toolName, secrets: fingerprints, egress: egressLog, metadata: metadata)
         return .finished(decision, result, seccompProfileDigest: profile.digest)
     }
 
@@ -313,6 +350,24 @@ public struct InvocationPipeline: Sendable {
         return candidate
     }
 
+    /// The invocation's egress path and the forwarder to run in front of the tool; or why not.
+    private func openEgress(_ allowList: EgressAllowList, request: InvocationRequest) async -> Result<(any EgressPath, String), Refusal> {
+        guard let egress else {
+            return .failure(Refusal(.egress, "\(request.toolName) has egress, and this process has no egress proxy (the worker runs it)"))
+        }
+        let forwarder: String
+        do {
+            forwarder = try sandbox.egressForwarder()
+        } catch {
+            return .failure(Refusal(.egress, "cannot run \(request.toolName) with egress: \(error.description)"))
+        }
+        do {
+            return .success((try await egress.open(allowList: allowList, executionID: request.executionID), forwarder))
+        } catch {
+            return .failure(Refusal(.egress, "cannot open the egress path of \(request.toolName): \(error)"))
+        }
+    }
+
     /// The tool's sandbox, attested and as the policy asks; or why not.
     private func attest(_ request: InvocationRequest, container: ContainerSpec, engine: any ContainerEngine) async -> Result<SandboxAttestation, Refusal> {
         let attestation: SandboxAttestation
@@ -329,7 +384,8 @@ public struct InvocationPipeline: Sendable {
     }
 
     private func recordCompletion(
-        of result: RunResult, request: InvocationRequest, toolName: String, secrets: [String: String]?, metadata: Logger.Metadata
+        of result: RunResult, request: InvocationRequest, toolName: String, secrets: [String: String]?, egress: EgressLog?,
+        metadata: Logger.Metadata
     ) async {
         let outcome: CliToolInvocationCompleted.Outcome
         var engineError: String?
@@ -345,7 +401,8 @@ public struct InvocationPipeline: Sendable {
             executionId: request.executionID, toolName: toolName, exitCode: result.exitCode, stdoutBytes: result.stdout.totalBytes,
             stderrBytes: result.stderr.totalBytes, durationMs: result.durationMilliseconds, tenantId: request.recordedTenant,
             outcome: outcome, oomKilled: result.oomKilled, stdoutTruncated: result.stdout.truncated,
-            stderrTruncated: result.stderr.truncated, engineError: engineError, traceId: request.traceID, secrets: secrets)
+            stderrTruncated: result.stderr.truncated, engineError: engineError, traceId: request.traceID, secrets: secrets,
+            egress: egress?.connections, egressDropped: egress.flatMap { $0.dropped > 0 ? $0.dropped : nil })
         do {
             try await trail.record(completed)
         } catch {

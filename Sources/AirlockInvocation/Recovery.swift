@@ -46,6 +46,10 @@ public struct Recovery: Sendable {
         if !secrets.isEmpty {
             logger.info("Removed abandoned secrets directories", metadata: ["directories": "\(secrets.joined(separator: ", "))"])
         }
+        let sockets = EgressAttachment.removeAbandoned()
+        if !sockets.isEmpty {
+            logger.info("Removed abandoned egress socket directories", metadata: ["directories": "\(sockets.joined(separator: ", "))"])
+        }
         if thorough {
             do {
                 let removed = try await OrphanReaper(engine: engine).reap()

@@ -42,3 +42,63 @@ public enum EgressDenialReason: String, Sendable, Hashable, Codable, CaseIterabl
     /// More connections open at once than one invocation may hold.
     case tooManyConnections = "too_many_connections"
 }
+
+extension EgressAllowList {
+    /// The rules of this list that `base` does not allow whole: a destination or a port no rule of
+    /// `base` covers. Empty: this list is within `base` (a registered tool's within its base tool's).
+    public func rules(beyond base: EgressAllowList) -> [EgressRule] {
+        rules.filter { rule in
+            !rule.ports.allSatisfy { port in base.rules.contains { $0.ports.contains(port) && $0.covers(rule.destination) } }
+        }
+    }
+}
+
+extension EgressRule {
+    /// Whether every destination `other` names is one this rule names too.
+    func covers(_ other: Destination) -> Bool {
+        switch (destination, other) {
+        case let (.host(pattern), .host(narrower)):
+            // `*.a.example` is within `*.example` (every name below a.example is below example);
+            // an exact name is within whatever matches it.
+            narrower.isWildcard ? pattern.isWildcard && (pattern.name == narrower.name || pattern.matches(narrower.name)) : pattern.matches(narrower.name)
+        case let (.cidr(range), .cidr(narrower)):
+            narrower.network.isIPv6 == range.network.isIPv6 && narrower.prefixLength >= range.prefixLength && range.contains(narrower.network)
+        default:
+            false
+        }
+    }
+}
+
+/// In a stored registered tool: `{"host": ..., "ports": [...]}` or `{"cidr": ..., "ports": [...]}`,
+/// as the policy writes it; read back through the same checks.
+extension EgressRule: Codable {
+    enum CodingKeys: String, CodingKey {
+        case host, cidr, ports
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self = try EgressRule.parse(
+            host: try container.decodeIfPresent(String.self, forKey: .host), cidr: try container.decodeIfPresent(String.self, forKey: .cidr),
+            ports: try container.decode([Int].self, forKey: .ports))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch destination {
+        case let .host(pattern): try container.encode(pattern.description, forKey: .host)
+        case let .cidr(range): try container.encode(range.description, forKey: .cidr)
+        }
+        try container.encode(ports, forKey: .ports)
+    }
+}
+
+extension EgressAllowList: Codable {
+    public init(from decoder: any Decoder) throws {
+        try self.init(try [EgressRule](from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try rules.encode(to: encoder)
+    }
+}

@@ -25,6 +25,18 @@ public struct Policy: Sendable {
     }
 }
 
+extension Policy {
+    /// What `policy check` and `doctor` warn of: each tool whose container has a network of its own
+    /// (`unrestricted: true`), which no allow-list filters.
+    public var warnings: [String] {
+        tools.keys.sorted().compactMap { name in
+            let container = tools[name]!.container
+            guard container.unrestricted else { return nil }
+            return "tool '\(name)' is unrestricted: its container is on network '\(container.network)', which reaches whatever that network reaches, unfiltered and unrecorded"
+        }
+    }
+}
+
 /// Bounds on the argv a caller may send; past them the judge denies before parsing.
 public struct ArgumentLimits: Sendable, Hashable, Codable {
     /// Most arguments in argv (subcommand included).
@@ -91,13 +103,20 @@ public struct ContainerSpec: Sendable, Hashable, Codable {
     public var mountRoots: [MountRoot]
     /// The secrets a caller may hand in, by name, sorted: each reaches the tool as the policy says.
     public var secrets: [SecretDeclaration]
+    /// The endpoints the tool may reach through Airlock's egress proxy (`network` stays `none`);
+    /// nil: none at all.
+    public var egress: EgressAllowList?
+    /// `unrestricted: true`: the policy means a `network` other than `none`, unfiltered.
+    public var unrestricted: Bool
 
     public init(
         image: String, entrypoint: [String], timeoutSeconds: Double, network: String, seccompProfile: String,
         runtime: String?, environment: [String: String], resources: ResourceLimits, mountRoots: [MountRoot],
-        secrets: [SecretDeclaration] = []
+        secrets: [SecretDeclaration] = [], egress: EgressAllowList? = nil, unrestricted: Bool = false
     ) {
         self.secrets = secrets.sorted { $0.name < $1.name }
+        self.egress = egress
+        self.unrestricted = unrestricted
         self.image = image
         self.entrypoint = entrypoint
         self.timeoutSeconds = timeoutSeconds

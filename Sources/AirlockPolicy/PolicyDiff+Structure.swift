@@ -77,6 +77,8 @@ extension PolicyDiff {
             ("entrypoint", Canonical.sequence(container.entrypoint)),
             ("timeout", seconds(container.timeoutSeconds)),
             ("network", container.network),
+            ("unrestricted", "\(container.unrestricted)"),
+            ("egress", container.egress.map { Canonical.list($0.rules.map(\.description)) } ?? "none: no network"),
             // What the profile says, not where it lives: a copy of the policy elsewhere is no change.
             ("seccomp", profileDigest(container.seccompProfile) ?? container.seccompProfile),
             ("runtime", container.runtime ?? "the engine's default"),

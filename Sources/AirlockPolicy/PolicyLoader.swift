@@ -73,7 +73,7 @@ struct PolicyBuild {
     static let topKeys = ["version", "description", "arguments", "tools", "contexts", "tenants", "registry"]
     static let toolKeys = [
         "description", "grammar", "image", "image_provided_by", "entrypoint", "timeout", "network", "seccomp", "runtime", "environment",
-        "limits", "mounts", "arguments", "secrets",
+        "limits", "mounts", "arguments", "secrets", "egress", "unrestricted",
     ]
     static let contextKeys = ["description", "extends", "allow", "deny"]
     static let ruleKeys = ["id", "reason", "tool", "subcommand", "options", "option_values", "positionals", "resource_types", "paths", "examples"]
@@ -207,6 +207,20 @@ struct PolicyBuild {
             }
         }
         let network = fields["network"].flatMap { reader.nonEmptyString($0, "network of \(what)") } ?? "none"
+        let unrestricted = fields["unrestricted"].flatMap { reader.bool($0, "unrestricted of \(what)") } ?? false
+        let egress = fields["egress"].flatMap { egressAllowList($0, what) }
+        if let node = fields["network"], network != "none" {
+            if fields["egress"] != nil {
+                reader.error(
+                    .invalidValue, "\(what) has both egress and network '\(network)': egress goes through Airlock's proxy with network none; drop one",
+                    at: node)
+            } else if !unrestricted {
+                reader.error(
+                    .invalidValue,
+                    "network '\(network)' of \(what) would give the tool that network unfiltered; list the endpoints it needs under egress, or add unrestricted: true to mean it",
+                    at: node)
+            }
+        }
         let seccomp = fields["seccomp"].flatMap { reader.nonEmptyString($0, "seccomp of \(what)") } ?? "seccomp/hardened.json"
         let runtime = fields["runtime"].flatMap { reader.nonEmptyString($0, "runtime of \(what)") }
         var environment: [String: String] = [:]
@@ -243,7 +257,7 @@ struct PolicyBuild {
         let container = ContainerSpec(
             image: image, entrypoint: entrypoint, timeoutSeconds: timeout, network: network,
             seccompProfile: Paths.join(directory, seccomp), runtime: runtime, environment: environment,
-            resources: resources, mountRoots: mounts, secrets: secrets)
+            resources: resources, mountRoots: mounts, secrets: secrets, egress: egress, unrestricted: unrestricted)
         let tool = ToolPolicy(name: name, grammarFile: grammarPath, grammar: loaded.grammar, container: container, argumentLimits: toolLimits,
             imageProvider: imageProvider)
         return (tool, loaded.canonical)
@@ -303,6 +317,59 @@ struct PolicyBuild {
     func loadGrammar(_ path: String) -> GrammarFile {
         if let text = grammarTexts.first(where: { $0.path == path })?.text { return GrammarFile.load(path, text: text) }
         return GrammarFile.load(path, readFile: readFile)
+    }
+
+    /// `egress:`, a list of `{host | cidr, ports}`; each problem placed at its node.
+    func egressAllowList(_ node: Node, _ what: String) -> EgressAllowList? {
+        guard let items = reader.sequence(node, "egress of \(what)") else { return nil }
+        var rules: [EgressRule] = []
+        var ok = true
+        for item in items {
+            guard let fields = reader.fields(item, "an egress rule of \(what)", allowed: ["host", "cidr", "ports"], required: ["ports"]) else {
+                ok = false
+                continue
+            }
+            let host = fields["host"].flatMap { reader.string($0, "host of an egress rule of \(what)") }
+            let cidr = fields["cidr"].flatMap { reader.string($0, "cidr of an egress rule of \(what)") }
+            guard let portsNode = fields["ports"], let portItems = reader.sequence(portsNode, "ports of an egress rule of \(what)") else {
+                ok = false
+                continue
+            }
+            var ports: [Int] = []
+            for portNode in portItems {
+                guard let port = reader.integer(portNode, "a port of an egress rule of \(what)") else { continue }
+                guard (1...65535).contains(port) else {
+                    reader.error(.invalidValue, "port \(port) of an egress rule of \(what) is outside 1..65535", at: portNode)
+                    continue
+                }
+                ports.append(port)
+            }
+            guard ports.count == portItems.count else {
+                ok = false
+                continue
+            }
+            do {
+                rules.append(try EgressRule.parse(host: host, cidr: cidr, ports: ports))
+            } catch {
+                // Placed at the value that is wrong: the host or cidr, else the ports or the rule.
+                let at: Node =
+                    switch error.code {
+                    case .malformedHost: fields["host"] ?? item
+                    case .malformedCIDR: fields["cidr"] ?? item
+                    case .emptyPorts, .portOutOfRange: fields["ports"] ?? item
+                    case .ambiguousDestination, .missingDestination, .emptyList: item
+                    }
+                reader.error(.invalidValue, "egress rule of \(what): \(error.message)", at: at)
+                ok = false
+            }
+        }
+        guard ok else { return nil }
+        do {
+            return try EgressAllowList(rules)
+        } catch {
+            reader.error(.invalidValue, "egress of \(what): \(error.message)", at: node)
+            return nil
+        }
     }
 
     func resources(_ node: Node, _ what: String) -> ResourceLimits {

@@ -28,7 +28,7 @@ public struct AirlockWorker: Service {
 
     public init(
         configuration: WorkerConfiguration, policy: LivePolicy, trail: AuditTrail, engine: WorkerEngine, sandbox: SandboxAttestor,
-        logger: Logger, loadProfile: @escaping InvocationPipeline.ProfileLoader
+        logger: Logger, egress: (any EgressGateway)? = EgressProxyGateway(), loadProfile: @escaping InvocationPipeline.ProfileLoader
     ) {
         self.sandbox = sandbox
         self.configuration = configuration
@@ -39,7 +39,7 @@ public struct AirlockWorker: Service {
         let pipeline = InvocationPipeline(
             engine: { () async throws(EngineError) -> any ContainerEngine in try await engine.engine() }, trail: trail, sandbox: sandbox,
             retentionBytes: configuration.retentionBytes, logger: logger, secretStaging: configuration.secretStaging,
-            fingerprints: configuration.secretFingerprints, loadProfile: loadProfile)
+            fingerprints: configuration.secretFingerprints, egress: egress, loadProfile: loadProfile)
         scheduler = InvocationScheduler(
             pipeline: pipeline, limits: configuration.limits,
             registry: InvocationRegistry(maxEntries: configuration.rememberedResults, maxBytes: configuration.rememberedBytes), logger: logger)

@@ -90,6 +90,7 @@ enum RefusalKind: String {
     case engine = "engine_unavailable"
     case sandbox = "sandbox_not_attested"
     case secrets = "secrets_refused"
+    case egress = "egress_unavailable"
 
     init(_ kind: Refusal.Kind) {
         switch kind {
@@ -99,13 +100,14 @@ enum RefusalKind: String {
         case .engine: self = .engine
         case .sandbox: self = .sandbox
         case .secrets: self = .secrets
+        case .egress: self = .egress
         }
     }
 
     var status: HTTPResponse.Status {
         switch self {
         case .mount, .seccompProfile, .secrets: .unprocessableContent
-        case .auditStore, .engine, .sandbox: .serviceUnavailable
+        case .auditStore, .engine, .sandbox, .egress: .serviceUnavailable
         }
     }
 }

@@ -11,7 +11,7 @@ import Logging
 extension WorkerAPI {
     static let toolKeys: Set<String> = [
         "name", "description", "docker_image", "allowed_subcommands", "require_semantic_judge", "default_timeout_seconds", "grammar",
-        "tenant_id", "secrets",
+        "tenant_id", "secrets", "egress",
     ]
 
     var registry: any ToolRegistryStore {
@@ -78,10 +78,11 @@ extension WorkerAPI {
                 .forbidden, code: "judge_required",
                 "this policy requires the semantic judge for registered tools (registry.allow_unjudged is not set)", field: "require_semantic_judge")
         }
+        let egress = try Self.egressRules(object, base: base)
         let tool = RegisteredTool(
             name: name, tenantId: tenantID, description: description, dockerImage: image, allowedSubcommands: subcommands,
             requireSemanticJudge: requireSemanticJudge, defaultTimeoutSeconds: timeout, grammar: grammar,
-            secrets: secrets.isEmpty ? nil : Array(Set(secrets)).sorted())
+            secrets: secrets.isEmpty ? nil : Array(Set(secrets)).sorted(), egress: egress)
         let outcome: RegistrationOutcome
         let registry = try self.registry
         do {
@@ -99,6 +100,46 @@ extension WorkerAPI {
             throw APIError(
                 .conflict, code: "registry_limit", "tenant '\(tenantID)' has \(rules.maxPerTenant) registered tools, the policy's limit", field: "name")
         }
+    }
+
+    /// `egress`: `[{"host" | "cidr", "ports"}]`, each rule within the base tool's egress; absent:
+    /// the base tool's.
+    static func egressRules(_ object: StrictObject, base: ToolPolicy) throws(APIError) -> [EgressRule]? {
+        guard let items = try object.array("egress") else { return nil }
+        var rules: [EgressRule] = []
+        for (index, item) in items.enumerated() {
+            let field = "egress[\(index)]"
+            let rule = try StrictObject(item, path: field, keys: ["host", "cidr", "ports"])
+            let ports = try (rule.array("ports") ?? []).enumerated().map { (portIndex, port) throws(APIError) -> Int in
+                guard case let .integer(value) = port, let port = Int(exactly: value) else {
+                    throw APIError.invalid("\(field).ports[\(portIndex)]", "must be a port number")
+                }
+                return port
+            }
+            let host = try rule.string("host")
+            let cidr = try rule.string("cidr")
+            do {
+                rules.append(try EgressRule.parse(host: host, cidr: cidr, ports: ports))
+            } catch {
+                throw APIError.invalid(field, error.message)
+            }
+        }
+        let allowList: EgressAllowList
+        do {
+            allowList = try EgressAllowList(rules)
+        } catch {
+            throw APIError.invalid("egress", error.message)
+        }
+        guard let baseEgress = base.container.egress else {
+            throw APIError.invalid("egress", "the \(base.name) tool has no egress: a tool registered on it cannot reach anything")
+        }
+        let beyond = allowList.rules(beyond: baseEgress)
+        guard beyond.isEmpty else {
+            throw APIError.invalid(
+                "egress",
+                "goes beyond the \(base.name) tool's egress (\(baseEgress.rules.map(\.description).joined(separator: "; "))): \(beyond.map(\.description).joined(separator: "; "))")
+        }
+        return rules
     }
 
     @Sendable func listTools(_ request: Request, context: Context) async throws -> Response {

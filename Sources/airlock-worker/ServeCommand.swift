@@ -13,7 +13,6 @@ import UnixSignals
 
 /// `airlock serve`: the socket worker the gateway calls. Its own executable, `airlock-worker`, which
 /// `airlock serve` becomes (exec): the one-shot commands of `airlock` do not load the HTTP server.
-@main
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock serve",

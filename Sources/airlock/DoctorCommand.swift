@@ -38,6 +38,7 @@ struct DoctorCommand: AsyncParsableCommand {
         do {
             loaded = try PolicyFiles.loader.load(path: policy)
             report(true, "policy", "\(policy) loads (\(loaded!.digest))")
+            for warning in loaded!.warnings { print("WARN policy: \(warning)") }
         } catch {
             report(false, "policy", "\(policy) has \(error.errors.count) error(s); run `airlock policy check \(policy)`")
         }
@@ -117,7 +118,7 @@ struct DoctorCommand: AsyncParsableCommand {
 struct ReapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reap",
-        abstract: "Remove Airlock containers (and engine working directories and staged mounts) that outlived their invocation (their owner process is gone).",
+        abstract: "Remove Airlock containers (and engine working directories, staged mounts and egress sockets) that outlived their invocation (their owner process is gone).",
         discussion: "Only the containers of this installation (its state directory) are judged: another installation's owner cannot be told gone from here."
     )
 
@@ -142,6 +143,8 @@ struct ReapCommand: AsyncParsableCommand {
             if !staged.isEmpty { print("released abandoned staged mounts: \(staged.joined(separator: ", "))") }
             let secrets = SecretStaging().removeAbandoned()
             if !secrets.isEmpty { print("removed abandoned secrets directories: \(secrets.joined(separator: ", "))") }
+            let sockets = EgressAttachment.removeAbandoned()
+            if !sockets.isEmpty { print("removed abandoned egress socket directories: \(sockets.joined(separator: ", "))") }
         } catch {
             StandardError.print("airlock: \(error)")
             throw ExitStatus.error

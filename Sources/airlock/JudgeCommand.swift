@@ -32,7 +32,7 @@ struct JudgeCommand: ParsableCommand {
             throw ExitStatus.error
         }
         let judgeRequest = JudgeRequest(
-            tool: request.command[0], rawArgv: Self.rawArguments(expected: request.command), tenant: request.tenant,
+            tool: request.command[0], rawArgv: CommandRequestOptions.rawArguments(expected: request.command), tenant: request.tenant,
             securityContext: request.context)
         let judge = Judge(policy: loaded)
         let (decision, evaluations) = explain ? judge.explain(judgeRequest) : (judge.decide(judgeRequest), [])
@@ -41,18 +41,5 @@ struct JudgeCommand: ParsableCommand {
         case .text: print(DecisionReport(decision, evaluations: explain ? evaluations : nil).text())
         }
         if !decision.allowed { throw ExitStatus.denied }
-    }
-
-    /// The tool's arguments as the bytes the process received, so that invalid UTF-8 is seen
-    /// (Swift's `CommandLine.arguments` repairs it silently). The tool name itself is dropped.
-    static func rawArguments(expected: [String]) -> [[UInt8]] {
-        let raw = (1..<Int(CommandLine.argc)).map { index -> [UInt8] in
-            guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
-            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer)))
-        }
-        if let terminator = raw.firstIndex(of: Array("--".utf8)), raw.count - terminator - 1 == expected.count {
-            return Array(raw[(terminator + 2)...])
-        }
-        return expected.dropFirst().map { Array($0.utf8) }
     }
 }

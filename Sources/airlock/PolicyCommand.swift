@@ -54,6 +54,7 @@ extension PolicyCommand {
             lines.append("  rules: \(allow + deny) (\(allow) allow, \(deny) deny)")
             lines.append("  tenants: " + (policy.tenants.isEmpty ? "none" : policy.tenants.keys.sorted().joined(separator: ", ")))
             lines.append("  digest: \(policy.digest)")
+            lines += policy.warnings.map { "  warning: \($0)" }
             return lines.joined(separator: "\n")
         }
     }

@@ -74,7 +74,8 @@ struct EgressContainerTests {
             try #require(report.records.count == 2, "\(report.records)")
             let reached = report.records[0]
             #expect(reached.host == internet.allowedName && reached.port == 443 && reached.allowed, "\(reached)")
-            #expect(reached.bytesSent == served[0].received, "\(reached) \(served[0])")
+            // The tool's TLS close_notify may be relayed after the server stopped reading: counted here only.
+            #expect(reached.bytesSent >= served[0].received && reached.bytesSent <= served[0].received + 64, "\(reached) \(served[0])")
             // The server's TLS close_notify may arrive after the tool closed: neither delivered nor counted.
             #expect(reached.bytesReceived <= served[0].sent && reached.bytesReceived >= served[0].sent - 64, "\(reached) \(served[0])")
             #expect(report.records[1] == EgressRecord(host: internet.forbiddenName, port: 443, allowed: false, reason: .notAllowed))

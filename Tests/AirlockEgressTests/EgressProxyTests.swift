@@ -31,8 +31,10 @@ struct EgressProxyTests {
             #expect(report.records.map(\.host) == [internet.allowedName, internet.cidrAddress])
             #expect(report.records.allSatisfy { $0.port == 443 && $0.allowed && $0.reason == nil }, "\(report.records)")
             for (record, server) in zip(report.records, served) {
-                // Every byte the tool sent reached the server.
-                #expect(record.bytesSent == server.received, "\(record) \(server)")
+                // Every byte the tool sent reached the server; the tool's own TLS close_notify (one
+                // alert record) may be relayed after the server stopped reading, and is then counted
+                // by the proxy but not by the server.
+                #expect(record.bytesSent >= server.received && record.bytesSent <= server.received + 64, "\(record) \(server)")
                 // Every byte the tool received came from the server; the server's TLS close_notify
                 // (one alert record) may arrive after the tool closed its side, and is then
                 // neither delivered nor counted.

@@ -36,6 +36,10 @@ struct TestInternet {
     static let namespacePrefix = "airlock-egress-"
 
     static func with<T>(_ body: (TestInternet) async throws -> T) async throws -> T {
+        // One internet at a time in this process: /etc/hosts is rewritten in place (it may be a
+        // bind mount), and a proxy resolving a name while another test rewrites it finds nothing.
+        await exclusive.acquire()
+        defer { Task { await exclusive.release() } }
         removeAbandoned()
         let id = String(UUID().uuidString.lowercased().prefix(8))
         let subnet = Int.random(in: 0...255)
@@ -137,8 +141,8 @@ struct TestInternet {
     }
 
     private func tearDown() {
-        try? Self.run("/usr/sbin/ip", "link", "del", "ae\(id.prefix(6))h")
-        try? Self.run("/usr/sbin/ip", "netns", "del", namespace)
+        _ = try? Self.run("/usr/sbin/ip", "link", "del", "ae\(id.prefix(6))h")
+        _ = try? Self.run("/usr/sbin/ip", "netns", "del", namespace)
         Self.removeHostsLines { $0.hasSuffix(hostsMarker) }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -156,7 +160,7 @@ struct TestInternet {
             for pid in ((try? output("/usr/sbin/ip", "netns", "pids", name)) ?? "").split(separator: "\n").compactMap({ Int32($0) }) {
                 kill(pid, SIGKILL)
             }
-            try? run("/usr/sbin/ip", "netns", "del", name)
+            _ = try? run("/usr/sbin/ip", "netns", "del", name)
             let id = name.split(separator: "-").last.map(String.init) ?? ""
             removeHostsLines { $0.hasSuffix("# airlock-egress-test \(id)") }
         }
@@ -282,6 +286,30 @@ struct TestInternet {
         threading.Event().wait()
         """#
 }
+
+/// Lets one holder at a time through, in the order they came.
+private actor TestInternetTurn {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}
+
+private let exclusive = TestInternetTurn()
 
 struct TestInternetError: Error, CustomStringConvertible {
     var description: String

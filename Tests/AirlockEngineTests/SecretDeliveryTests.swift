@@ -102,7 +102,7 @@ struct SecretDeliveryTests {
         let engine = try await EngineFixture.engine(engineName)
         var container = EngineFixture.spec("true", engine: engine).container
         container.secrets = Self.declared
-        let canary = SandboxCanary(engine: engine, probePath: try SandboxCanary.locateProbe())
+        let canary = SandboxCanary(engine: engine, probePath: try InContainerProgram.probe.locate())
         let attestation = try await canary.attest(tool: "test", container: container)
         #expect(attestation.holds, "\(attestation.differences)")
         // The same canary with one more mount than the policy's secrets: a widened sandbox.

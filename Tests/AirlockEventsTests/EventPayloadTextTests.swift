@@ -102,6 +102,23 @@ struct EventPayloadTextTests {
         #expect(!Self.records[1].payload.contains("secrets") && !Self.records[2].payload.contains("secrets"))
     }
 
+    /// `Completed` of a tool with egress: the list of attempts, a denied one with its reason, and
+    /// the count of attempts dropped beyond those kept; the other fields as before.
+    @Test func completedWithEgress() throws {
+        let completed = CliToolInvocationCompleted(
+            executionId: "0190a5c2-7d4e-7000-8000-000000000005", toolName: "kubectl", exitCode: 0, stdoutBytes: 10, stderrBytes: 0,
+            durationMs: 812, completedAt: Self.moment, tenantId: "acme", outcome: .exited,
+            egress: [
+                EgressConnection(host: "kube.internal.example", port: 6443, bytesSent: 1517, bytesReceived: 4311, allowed: true),
+                EgressConnection(host: "10.0.0.1", port: 443, bytesSent: 0, bytesReceived: 0, allowed: false, reason: "not_allowed"),
+            ], egressDropped: 3)
+        let record = EventRecord(completed, eventID: "e-5")
+        let text =
+            #"{"abandoned":false,"cancelled":false,"completed_at":"2026-11-18T11:06:40.125Z","duration_ms":812,"egress":[{"allowed":true,"bytes_received":4311,"bytes_sent":1517,"host":"kube.internal.example","port":6443},{"allowed":false,"bytes_received":0,"bytes_sent":0,"host":"10.0.0.1","port":443,"reason":"not_allowed"}],"egress_dropped":3,"event_id":"e-5","execution_id":"0190a5c2-7d4e-7000-8000-000000000005","exit_code":0,"oom_killed":false,"outcome":"exited","stderr_bytes":0,"stderr_truncated":false,"stdout_bytes":10,"stdout_truncated":false,"tenant_id":"acme","timed_out":false,"tool_name":"kubectl"}"#
+        #expect(Array(record.payload.utf8) == Array(text.utf8), "\(record.payload)")
+        #expect(try record.decode(CliToolInvocationCompleted.self) == completed)
+    }
+
     /// Every control character escaped, by name where JSON has one, else as `\u00xx`; quotes and
     /// backslashes escaped; nothing else (slashes, DEL, U+2028, accents and emoji as they are).
     @Test func stringsAreEscapedAsJSONRequiresAndNoMore() throws {

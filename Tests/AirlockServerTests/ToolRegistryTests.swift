@@ -146,6 +146,10 @@ extension WorkerSuite {
                 (registration(extra: #","entrypoint":["/bin/sh"]"#), 400, "invalid_request", "entrypoint"),
                 // Registering around the context's allow rules needs the policy's registry.allow_unjudged.
                 (registration(semantic: false), 403, "judge_required", "require_semantic_judge"),
+                // Egress only within the base tool's, and `ok` has none.
+                (registration(extra: #","egress":[{"host":"a.example","ports":[443]}]"#), 400, "invalid_request", "egress"),
+                (registration(extra: #","egress":[{"host":"a.example","ports":[0]}]"#), 400, "invalid_request", "egress[0]"),
+                (registration(extra: #","egress":[{"host":"a.example","ports":[443],"proto":"udp"}]"#), 400, "invalid_request", "egress[0].proto"),
             ])
         func refusals(body: String, status: Int, code: String, field: String) async throws {
             let worker = try await TestWorker.start()

@@ -2,7 +2,7 @@ import AirlockPolicy
 import Foundation
 
 /// A decision as operators read it: text for people, JSON for scripts.
-struct DecisionReport: Encodable {
+public struct DecisionReport: Encodable {
     var allowed: Bool
     var tool: String
     var requestedSubcommand: String
@@ -13,12 +13,12 @@ struct DecisionReport: Encodable {
     var policyDigest: String
     var explain: Explanation?
 
-    struct Explanation: Encodable {
+    public struct Explanation: Encodable {
         var parsed: ParsedCommand?
         var rules: [RuleEvaluation]
     }
 
-    init(_ decision: Decision, evaluations: [RuleEvaluation]?) {
+    public init(_ decision: Decision, evaluations: [RuleEvaluation]?) {
         allowed = decision.allowed
         tool = decision.tool
         requestedSubcommand = decision.requestedSubcommand
@@ -30,16 +30,16 @@ struct DecisionReport: Encodable {
         explain = evaluations.map { Explanation(parsed: decision.parsedCommand, rules: $0) }
     }
 
-    static func snakeCaseJSON(_ value: some Encodable) throws -> String {
+    public static func snakeCaseJSON(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    func json() throws -> String { try Self.snakeCaseJSON(self) }
+    public func json() throws -> String { try Self.snakeCaseJSON(self) }
 
-    func text() -> String {
+    public func text() -> String {
         let command = ([tool] + (requestedSubcommand.isEmpty ? [] : [requestedSubcommand])).joined(separator: " ")
         var lines = ["\(allowed ? "allowed" : "denied"): \(command)", "  rule: \(ruleId)", "  reason: \(reason)"]
         lines.append("  context: \(securityContext)" + (tenant.map { ", tenant: \($0)" } ?? ""))
@@ -64,7 +64,7 @@ struct DecisionReport: Encodable {
         return lines.joined(separator: "\n")
     }
 
-    static func describe(_ option: ParsedOption) -> String {
+    public static func describe(_ option: ParsedOption) -> String {
         var text = option.negated ? "no-\(option.name)" : option.name
         if let value = option.value { text += "='\(value)'" }
         return text + (option.spelling.hasPrefix("-") ? " [\(option.spelling)]" : "")
