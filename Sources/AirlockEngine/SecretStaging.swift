@@ -78,7 +78,7 @@ public struct SecretStaging: Sendable {
         guard geteuid() == 0 else {
             throw SecretError(.staging, "secrets need root, so that their files belong to the container's user alone; run Airlock as root or invoke the tool without secrets")
         }
-        guard MountStaging.isSafeName(executionID) else {
+        guard ExecutionDirectory.isSafeName(executionID) else {
             throw SecretError(.staging, "execution id '\(executionID)' cannot name a directory (letters, digits, '_', '.', '-')")
         }
         var launcherProgram: String?
@@ -128,24 +128,19 @@ public struct SecretStaging: Sendable {
         MountStaging(parent: parent).removeAbandoned()
     }
 
+    static let purpose = ExecutionDirectory.Purpose(directory: "secrets directory", use: "for secrets", content: "a secret")
+
     /// The invocation's directory, 0700, on a tmpfs below a parent only root can change.
     private func makeDirectory(executionID: String) throws(SecretError) -> String {
-        let staging = MountStaging(parent: parent)
         do {
-            try staging.prepareParent()
+            try ExecutionDirectory.prepare(parent: parent, purpose: Self.purpose)
             try ensureTmpfs()
-            let directory = parent + "/\(getpid())-\(executionID)"
-            guard try MountSystemCalls.makeDirectory(directory, mode: 0o700) else {
-                throw SecretError(.staging, "secrets directory '\(directory)' already exists: is execution id '\(executionID)' running twice?")
-            }
-            try MountStaging.verify(directory, isPrivate: true)
-            return directory
+            // Checked again from `/` down, now that the tmpfs is there.
+            return try ExecutionDirectory.create(parent: parent, executionID: executionID, purpose: Self.purpose).path
         } catch let error as SecretError {
             throw error
-        } catch let error as MountError {
+        } catch let error as ExecutionDirectory.Failure {
             throw SecretError(.staging, "cannot prepare the secrets directory: \(error.message)")
-        } catch let error as SystemCallError {
-            throw SecretError(.staging, "cannot prepare the secrets directory: \(error.call) \(error.path): \(error.reason)")
         } catch {
             throw SecretError(.staging, "cannot prepare the secrets directory: \(error)")
         }

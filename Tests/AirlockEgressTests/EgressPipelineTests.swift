@@ -192,8 +192,14 @@ struct EgressPipelineTests {
             let holding = Self.request("holder-long", internet)
             let other = Self.request("other", internet)
             let held = Task { await fixture.pipeline.invoke(holding, judge: fixture.judge) }
-            try await Task.sleep(for: .seconds(3))
-            let directories = Self.leftovers(fixture)
+            // Until its proxy is open (after the canary, which a loaded host makes slow) and the
+            // tool has had a moment to connect.
+            var directories: [String] = []
+            for _ in 0..<600 where directories.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                directories = Self.leftovers(fixture)
+            }
+            try await Task.sleep(for: .seconds(2))
             let result = await fixture.pipeline.invoke(other, judge: fixture.judge)
             held.cancel()
             _ = await held.value

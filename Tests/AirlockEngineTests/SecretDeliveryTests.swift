@@ -28,6 +28,7 @@ struct SecretDeliveryTests {
 
     @Test("env and file secrets reach the tool whole; argv, inspect and the engine's files never hold them; output redacted, counts exact", arguments: EngineFixture.engineNames)
     func delivered(engineName: String) async throws {
+        let began = Date()
         let engine = try await EngineFixture.engine(engineName)
         // A value with a newline, '=', quotes and a backslash: delivered whole, as the tool reads it.
         let token = Self.marker("token") + "\n='\"\\end"
@@ -75,9 +76,7 @@ struct SecretDeliveryTests {
         #expect(!FileManager.default.fileExists(atPath: directory))
         // The engines' stored configuration of the (removed) container and everything else they keep.
         let roots = ["/var/lib/containers", "/var/lib/docker", "/run/airlock", "/run/containers", "/run/docker", "/tmp"]
-            .filter { FileManager.default.fileExists(atPath: $0) }
-        let patterns = [kube, shared, String(token.prefix(50))].flatMap { ["-e", $0] }
-        let found = HostProgram.output("/bin/grep", ["-rlF"] + patterns + ["--"] + roots, errors: false)
+        let found = HostProgram.filesHolding([kube, shared, String(token.prefix(50))], under: roots, writtenSince: began)
         #expect(found.isEmpty, "secrets found on disk: \(found)")
     }
 

@@ -59,6 +59,7 @@ extension WorkerSuite {
             "a secret is found nowhere but in its container: logs, events, spool, responses, ps, inspect, disk; two tenants never see each other's",
             arguments: engines.flatMap { engine in ["sqlite", "postgres"].map { (engine, $0) } })
         func searchedEverywhere(engineName: String, storeName: String) async throws {
+            let began = Date()
             let directory = NSTemporaryDirectory() + "airlock-secrets-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory + "/workspace", withIntermediateDirectories: true)
             try Self.policy(TestPolicy.root).write(toFile: directory + "/policy.yaml", atomically: true, encoding: .utf8)
@@ -144,10 +145,46 @@ extension WorkerSuite {
                 for value in values { #expect(!text.contains(value), "text \(index) holds a secret: \(text.prefix(400))") }
             }
             let roots = [directory, "/run/airlock", "/tmp", "/var/lib/containers", "/var/lib/docker", "/run/containers", "/run/docker"]
-                .filter { FileManager.default.fileExists(atPath: $0) }
-            let found = HostProgram.output("/bin/grep", ["-rlF"] + values.flatMap { ["-e", $0] } + ["--"] + roots, errors: false)
+            let found = HostProgram.filesHolding(values, under: roots, writtenSince: began)
             #expect(found.isEmpty, "secrets on disk: \(found)")
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: SecretStaging.defaultParent)) ?? []).filter { $0.hasPrefix("\(getpid())-") }.isEmpty)
+            // This test's secrets directories are gone (other suites of this process may hold theirs).
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: SecretStaging.defaultParent)) ?? []).filter { name in
+                name.hasPrefix("\(getpid())-secrets-") && name.hasSuffix("-\(storeName)-\(engineName)")
+            }
+            #expect(left.isEmpty, "\(left)")
+        }
+
+        /// A registered tool takes only the secrets it listed at registration, of its base tool's:
+        /// a tenant's image gets no credential it did not ask for.
+        @Test("a registered tool receives only the secrets it registered, of those its base tool declares")
+        func registeredTool() async throws {
+            let directory = NSTemporaryDirectory() + "airlock-secrets-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: directory + "/workspace", withIntermediateDirectories: true)
+            let policy = Self.policy(TestPolicy.root) + """
+                registry:
+                  tools: [dump]
+                  images: ["airlock/*"]
+
+                """
+            try policy.write(toFile: directory + "/policy.yaml", atomically: true, encoding: .utf8)
+            let worker = try await TestWorker.start(directory: directory)
+            func registration(_ name: String, secrets: String) -> String {
+                #"{"name":"\#(name)","tenant_id":"acme","docker_image":"airlock/test:1","grammar":"dump","allowed_subcommands":["log"],"secrets":\#(secrets)}"#
+            }
+            let beyond = try await worker.request("POST", "/v1/cli-tools", json: registration("greedy", secrets: #"["TOKEN","NOPE"]"#))
+            #expect(beyond.status == 400 && (beyond.error["field"] as? String)?.hasPrefix("secrets") == true, "\(beyond)")
+            #expect(try await worker.request("POST", "/v1/cli-tools", json: registration("mydump", secrets: #"["TOKEN"]"#)).status == 201)
+
+            let token = Self.marker("registered-token")
+            let ran = try await worker.request("POST", "/v1/invocations", json: Self.body(tenant: "acme", id: "registered-secret-1", secrets: ["TOKEN": token], tool: "mydump"))
+            #expect(ran.status == 200, "\(ran)")
+            #expect(!ran.text.contains(token) && ran.text.contains("TEST_TOKEN=[REDACTED:TOKEN]"), "\(ran)")
+            // KUBE is its base tool's, not its own: refused, nothing launched.
+            let other = try await worker.request(
+                "POST", "/v1/invocations", json: Self.body(tenant: "acme", id: "registered-secret-2", secrets: ["KUBE": Self.marker("kube")], tool: "mydump"))
+            #expect(other.status == 400 && other.error["field"] as? String == "secrets.KUBE", "\(other)")
+            #expect(try await worker.eventTypes("registered-secret-2").isEmpty)
+            try await worker.stop()
         }
     }
 }

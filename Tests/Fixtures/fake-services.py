@@ -6,12 +6,13 @@
 - a git server over smart HTTP (`git http-backend` as a CGI), serving the repositories under a
   directory, as `git ls-remote` and `git fetch` need.
 
-Every request without `Authorization: Bearer TOKEN` gets 401. Each request is logged as one JSON
+Every request without the token gets 401: `Authorization: Bearer TOKEN` (kubectl), or Basic with
+TOKEN as the password (git's credential helpers). Each request is logged as one JSON
 line (method, path, authorized) to LOG, so a test can see that the credential arrived.
 
   fake-services.py CERT KEY ADDRESS PORT TOKEN REPOSITORIES LOG READY
 """
-import json, os, ssl, subprocess, sys, threading
+import base64, json, os, ssl, subprocess, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 cert, key, address, port, token, repositories, log_path, ready = sys.argv[1:9]
@@ -60,7 +61,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def authorized(self):
-        ok = self.headers.get("Authorization") == "Bearer " + token
+        given = self.headers.get("Authorization") or ""
+        ok = given == "Bearer " + token
+        if given.startswith("Basic "):
+            try:
+                ok = base64.b64decode(given[6:]).decode().partition(":")[2] == token
+            except ValueError:
+                ok = False
         self.record(ok)
         if not ok:
             self.reply(401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Unauthorized", "code": 401},
