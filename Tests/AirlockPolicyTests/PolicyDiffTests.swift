@@ -278,7 +278,7 @@ struct PolicyDiffTests {
         #expect(diff.differ == 0 && !diff.changes.isEmpty)
         #expect(diff.changes.allSatisfy { $0.kind == .ruleChanged && $0.before.allowed && $0.after.allowed })
         #expect(Set(diff.changes.map(\.before.ruleID)) == ["git-sync"] && Set(diff.changes.map(\.after.ruleID)) == ["git-push-and-fetch"])
-        #expect(Set(diff.changes.map { $0.command.path }) == [["fetch"], ["pull"], ["push"]])
+        #expect(Set(diff.changes.map { $0.command.path }) == [["fetch"], ["pull"], ["push"], ["ls-remote"]])
     }
 
     @Test("the flip diff reports is the one the shipped test suite fails on, with the same rule ids")
