@@ -25,6 +25,26 @@ enum EgressFixture {
         return binary
     }
 
+    /// What the test tools' Python clients share: `attempt(name, action)` records "ok …" or the
+    /// failure in `outcomes`; `fetch(url)` through the proxy (with `context`, the test CA's);
+    /// `udp(address, port)` sends a DNS query. The script defines `context` before these.
+    static let clientHelpers = #"""
+        outcomes = {}
+        def attempt(name, action):
+            try:
+                outcomes[name] = "ok " + str(action())
+            except Exception as error:
+                outcomes[name] = "failed %s: %s" % (type(error).__name__, error)
+        def fetch(url):
+            return len(urllib.request.urlopen(url, context=context, timeout=20).read())
+        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+        def udp(address, port):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.settimeout(2)
+            udp.sendto(query, (address, port))
+            return udp.recv(512)
+        """# + "\n"
+
     static func executionID() -> String { "egress-test-" + UUID().uuidString.lowercased().prefix(8) }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
