@@ -1,8 +1,9 @@
 import AirlockPolicy
 import Synchronization
 
-/// One connection attempt through the egress proxy, for `CliToolInvocationCompleted.egress`.
-public struct EgressRecord: Sendable, Hashable, Encodable {
+/// One connection attempt through the egress proxy; the worker records it in
+/// `CliToolInvocationCompleted.egress` as AirlockEvents' `EgressConnection`.
+public struct EgressRecord: Sendable, Hashable {
     /// As the tool asked for it, normalized (lower case, no trailing dot; an IPv6 address without
     /// brackets); for a request the proxy could not read, its first bytes (at most 255).
     public var host: String
@@ -22,12 +23,6 @@ public struct EgressRecord: Sendable, Hashable, Encodable {
         self.bytesReceived = bytesReceived
         self.allowed = allowed
         self.reason = reason
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case host, port, allowed, reason
-        case bytesSent = "bytes_sent"
-        case bytesReceived = "bytes_received"
     }
 }
 

@@ -96,6 +96,9 @@ struct EgressRunCommandTests {
             let check = try Self.airlock(["policy", "check", path])
             #expect(check.status == 0, "\(check.stderr)")
             #expect(check.stdout.contains("  warning: tool 'curl' is unrestricted: its container is on network 'bridge'"), "\(check.stdout)")
+            // doctor says it too, whatever else it finds of a tool it cannot attest.
+            let doctor = try Self.airlock(["doctor", "--policy", path])
+            #expect(doctor.stdout.contains("WARN policy: tool 'curl' is unrestricted: its container is on network 'bridge'"), "\(doctor.stdout)")
             let refused = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "    unrestricted: true\n", with: "")
             try refused.write(toFile: path, atomically: true, encoding: .utf8)
             let error = try Self.airlock(["policy", "check", path])

@@ -36,12 +36,7 @@ struct RealToolTests {
                 ["-C", work, "-c", "user.email=t@airlock.test", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "first"],
                 ["-C", work, "push", "-q", repositories + "/project.git", "main"],
             ] {
-                let git = Process()
-                git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-                git.arguments = arguments
-                try git.run()
-                git.waitUntilExit()
-                guard git.terminationStatus == 0 else { throw TestInternetError("git \(arguments.joined(separator: " ")) failed") }
+                _ = try TestInternet.output(["/usr/bin/git"] + arguments)
             }
             log = internet.directory + "/services.log"
             let ready = internet.directory + "/services.ready"
